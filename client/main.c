@@ -1,0 +1,92 @@
+/*  recoup: the command-line client. Global options may come anywhere:
+    --identity FILE, --json, --timeout MS. Then a subcommand.            */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: recoup [--identity FILE] [--json] [--timeout MS] COMMAND ...\n"
+        "\n"
+        "commands:\n"
+        "  keygen --out FILE --server-from IDENTITY [--user NAME]\n"
+        "                            make a new identity for the same server\n"
+        "  user add NAME --role ROLE --key PUBLICKEY\n"
+        "  user list\n"
+        "  user revoke NAME\n"
+        "  status                    who you are, server version, last event\n"
+        "  note post [--subject S] TEXT\n"
+        "                            post a note on the team log\n"
+        "  tail [--from SEQ] [--state FILE] [--count N]\n"
+        "                            print events as they happen\n"
+        "\n"
+        "The identity is --identity FILE, else $RECOUP_IDENTITY, else\n"
+        "~/.config/recoup/identity. Roles: admin, manager, collector, sales,\n"
+        "importer. Exit status: 0 ok, 1 refused by the server, 2 usage or\n"
+        "local error, 3 server unreachable / key refused / no reply.\n");
+}
+
+int
+main (int argc, char *argv [])
+{
+    cli_t cli;
+    memset (&cli, 0, sizeof cli);
+    cli.timeout_ms = 10000;
+    //  Take the global options out wherever they are.
+    char **rest = calloc ((size_t) argc + 1, sizeof *rest);
+    int count = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp (argv [i], "--json") == 0)
+            cli.json = 1;
+        else if (strcmp (argv [i], "--identity") == 0 && i + 1 < argc)
+            cli.identity_path = argv [++i];
+        else if (strncmp (argv [i], "--identity=", 11) == 0)
+            cli.identity_path = argv [i] + 11;
+        else if (strcmp (argv [i], "--timeout") == 0 && i + 1 < argc) {
+            char *end;
+            long ms = strtol (argv [++i], &end, 10);
+            if (*end || ms <= 0 || ms > 3600000) {
+                cli_fail ("--timeout wants milliseconds, got '%s'", argv [i]);
+                free (rest);
+                return EXIT_USAGE;
+            }
+            cli.timeout_ms = (int) ms;
+        }
+        else if (strcmp (argv [i], "--help") == 0 || strcmp (argv [i], "-h") == 0) {
+            s_usage (stdout);
+            free (rest);
+            return 0;
+        }
+        else if (strcmp (argv [i], "--version") == 0) {
+            printf ("recoup %s (protocol %d)\n", RECOUP_VERSION, PROTOCOL_VERSION);
+            free (rest);
+            return 0;
+        }
+        else
+            rest [count++] = argv [i];
+    }
+    int rc;
+    if (count == 0) {
+        s_usage (stderr);
+        rc = EXIT_USAGE;
+    }
+    else if (strcmp (rest [0], "keygen") == 0)
+        rc = cmd_keygen (&cli, count, rest);
+    else if (strcmp (rest [0], "user") == 0)
+        rc = cmd_user (&cli, count, rest);
+    else if (strcmp (rest [0], "status") == 0)
+        rc = cmd_status (&cli, count, rest);
+    else if (strcmp (rest [0], "note") == 0)
+        rc = cmd_note (&cli, count, rest);
+    else if (strcmp (rest [0], "tail") == 0)
+        rc = cmd_tail (&cli, count, rest);
+    else {
+        cli_fail ("unknown command '%s' (try recoup --help)", rest [0]);
+        rc = EXIT_USAGE;
+    }
+    free (rest);
+    return rc;
+}

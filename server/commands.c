@@ -1,0 +1,92 @@
+/*  commands: the command table and helpers shared by handlers.
+    See commands.h.                                                      */
+#define _GNU_SOURCE
+#include "commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const command_t s_commands [] = {
+    { RECOUP__REQUEST__COMMAND_STATUS, "status", ROLES_ALL, 0, cmd_status },
+    { RECOUP__REQUEST__COMMAND_SNAPSHOT, "snapshot", ROLES_READERS, 0, cmd_snapshot },
+    { RECOUP__REQUEST__COMMAND_REPLAY, "replay", ROLES_READERS, 0, cmd_replay },
+    { RECOUP__REQUEST__COMMAND_USER_ADD, "user_add",
+      ROLE_BIT (RECOUP__ROLE__ADMIN), 1, cmd_user_add },
+    { RECOUP__REQUEST__COMMAND_USER_LIST, "user_list",
+      ROLE_BIT (RECOUP__ROLE__ADMIN) | ROLE_BIT (RECOUP__ROLE__MANAGER), 0,
+      cmd_user_list },
+    { RECOUP__REQUEST__COMMAND_USER_REVOKE, "user_revoke",
+      ROLE_BIT (RECOUP__ROLE__ADMIN), 1, cmd_user_revoke },
+    { RECOUP__REQUEST__COMMAND_NOTE_POST, "note_post", ROLES_STAFF, 1,
+      cmd_note_post },
+};
+
+const command_t *
+commands_find (Recoup__Request__CommandCase which)
+{
+    for (size_t i = 0; i < sizeof s_commands / sizeof *s_commands; i++)
+        if (s_commands [i].which == which)
+            return &s_commands [i];
+    return NULL;
+}
+
+int
+cmd_error (cmdctx_t *ctx, Recoup__Reply *reply, Recoup__ErrorCode code,
+           const char *field, const char *format, ...)
+{
+    Recoup__Error *error = CMD_NEW (ctx, Recoup__Error, recoup__error__init);
+    error->code = code;
+    error->field = arena_strdup (ctx->arena, field ? field : "");
+    va_list args;
+    va_start (args, format);
+    char text [1024];
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    error->message = arena_strdup (ctx->arena, text);
+    reply->result_case = RECOUP__REPLY__RESULT_ERROR;
+    reply->error = error;
+    return 0;
+}
+
+int64_t
+cmd_parse_timestamp (const char *text)
+{
+    if (!text || !*text)
+        return 0;
+    struct tm tm;
+    memset (&tm, 0, sizeof tm);
+    const char *rest = strptime (text, "%Y-%m-%d %H:%M:%S", &tm);
+    if (!rest)
+        return 0;
+    int64_t us = (int64_t) timegm (&tm) * 1000000;
+    if (*rest == '.') {
+        rest++;
+        int64_t frac = 0;
+        int digits = 0;
+        while (*rest >= '0' && *rest <= '9') {
+            if (digits < 6) {
+                frac = frac * 10 + (*rest - '0');
+                digits++;
+            }
+            rest++;
+        }
+        while (digits++ < 6)
+            frac *= 10;
+        us += frac;
+    }
+    return us;
+}
+
+void
+cmd_user_from_row (cmdctx_t *ctx, Recoup__User *user, PGresult *res, int row,
+                   int col)
+{
+    user->name = arena_strdup (ctx->arena, PQgetvalue (res, row, col));
+    user->role = wire_role_parse (PQgetvalue (res, row, col + 1));
+    user->public_key = arena_strdup (ctx->arena, PQgetvalue (res, row, col + 2));
+    user->active = PQgetvalue (res, row, col + 3) [0] == 't';
+    user->created_us = cmd_parse_timestamp (PQgetvalue (res, row, col + 4));
+    user->revoked_us = cmd_parse_timestamp (PQgetvalue (res, row, col + 5));
+}

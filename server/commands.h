@@ -1,0 +1,91 @@
+/*  commands: what every command handler sees, the table of commands with
+    the roles allowed to run them, and the handlers themselves (in
+    users_cmd.c, notes.c, reader.c).
+
+    Write commands run on the main thread inside the writer's batch
+    transaction (writer.c); they change tables and emit events through
+    cmd_emit, and must leave no trace outside the database until the
+    batch commits. Read commands run on the reader thread (reader.c) in
+    their own read-only transaction.                                     */
+#ifndef RECOUP_COMMANDS_H
+#define RECOUP_COMMANDS_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "arena.h"
+#include "db.h"
+#include "../common/wire.h"
+
+typedef struct writer_t writer_t;
+
+//  Everything a handler may use for one request.
+typedef struct {
+    db_t *db;                   //  connection (in a transaction for writes)
+    arena_t *arena;             //  for reply contents; freed after packing
+    const char *user;           //  caller, from ZAP User-Id
+    Recoup__Role role;          //  caller's role
+    const char *request_id;     //  the request's id
+    const char *stream_id;      //  this database's event stream
+    const char *tenant;         //  this database's tenant
+    writer_t *writer;           //  for cmd_emit; NULL for read commands
+    int users_changed;          //  set by handlers that touch users
+} cmdctx_t;
+
+//  Handlers fill `reply` (its result, or an error through cmd_error) and
+//  return 0. They return -1 only when a statement failed unexpectedly
+//  (the transaction is then aborted; the batch is retried one command at
+//  a time and this one answered INTERNAL).
+typedef int (command_fn) (cmdctx_t *ctx, const Recoup__Request *request,
+                          Recoup__Reply *reply);
+
+#define ROLE_BIT(r) (1u << (r))
+#define ROLES_ALL (ROLE_BIT (RECOUP__ROLE__ADMIN) | ROLE_BIT (RECOUP__ROLE__MANAGER) \
+                   | ROLE_BIT (RECOUP__ROLE__COLLECTOR) | ROLE_BIT (RECOUP__ROLE__SALES) \
+                   | ROLE_BIT (RECOUP__ROLE__IMPORTER))
+#define ROLES_READERS (ROLES_ALL & ~ROLE_BIT (RECOUP__ROLE__IMPORTER))
+#define ROLES_STAFF ROLES_READERS
+
+typedef struct {
+    Recoup__Request__CommandCase which;     //  oneof member
+    const char *name;                       //  for logs and errors
+    unsigned roles;                         //  ROLE_BIT mask allowed
+    int writes;                             //  1: runs in the write batch
+    command_fn *run;                        //  the handler
+} command_t;
+
+//  The command for a oneof member, or NULL when unknown.
+const command_t *commands_find (Recoup__Request__CommandCase which);
+
+//  Sets reply to an error. `field` may be NULL. Returns 0, so handlers
+//  can `return cmd_error (...)`.
+int cmd_error (cmdctx_t *ctx, Recoup__Reply *reply, Recoup__ErrorCode code,
+               const char *field, const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
+//  Records an event in the current batch: assigns the next sequence
+//  number and returns it. `body_case` is the Event oneof member and
+//  `body` its message (copied when packed). Write commands only.
+uint64_t cmd_emit (cmdctx_t *ctx, const char *kind,
+                   Recoup__Event__BodyCase body_case, void *body);
+
+//  Allocates and initialises a protobuf message in the arena.
+#define CMD_NEW(ctx, type, init) \
+    ({ type *_m = arena_alloc ((ctx)->arena, sizeof (type)); init (_m); _m; })
+
+//  Converts "2026-11-22 07:48:23.123456+00" (timestamptz text in UTC)
+//  to unix microseconds; 0 for "" or NULL.
+int64_t cmd_parse_timestamp (const char *text);
+
+//  Fills a User message from a row (name, role, public_key, active,
+//  created_at, revoked_at) starting at column `col`.
+void cmd_user_from_row (cmdctx_t *ctx, Recoup__User *user, PGresult *res,
+                        int row, int col);
+
+//  Handlers.
+command_fn cmd_status, cmd_snapshot, cmd_replay;
+command_fn cmd_user_add, cmd_user_list, cmd_user_revoke;
+command_fn cmd_note_post;
+
+#endif

@@ -1,0 +1,53 @@
+/*  notes: the team's shared notes, the smallest durable command.       */
+#include "commands.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NOTE_TEXT_MAX 4000
+#define NOTE_SUBJECT_MAX 200
+
+int
+cmd_note_post (cmdctx_t *ctx, const Recoup__Request *request,
+               Recoup__Reply *reply)
+{
+    const Recoup__NotePostRequest *post = request->note_post;
+    size_t chars;
+    if (!wire_utf8_valid (post->text, &chars))
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "note_post.text", "text is not valid UTF-8");
+    if (chars == 0 || chars > NOTE_TEXT_MAX)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "note_post.text",
+                          "text must be 1 to %d characters (got %zu)",
+                          NOTE_TEXT_MAX, chars);
+    if (!wire_utf8_valid (post->subject, &chars))
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "note_post.subject", "subject is not valid UTF-8");
+    if (chars > NOTE_SUBJECT_MAX)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "note_post.subject",
+                          "subject must be at most %d characters (got %zu)",
+                          NOTE_SUBJECT_MAX, chars);
+    const char *params [] = { ctx->user, post->subject, post->text };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+                             "INSERT INTO notes (author, subject, text) "
+                             "VALUES ($1, $2, $3) RETURNING id, created_at",
+                             3, params);
+    if (!res)
+        return -1;
+    Recoup__Note *note = CMD_NEW (ctx, Recoup__Note, recoup__note__init);
+    note->id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+    note->created_us = cmd_parse_timestamp (PQgetvalue (res, 0, 1));
+    note->author = arena_strdup (ctx->arena, ctx->user);
+    note->subject = arena_strdup (ctx->arena, post->subject);
+    note->text = arena_strdup (ctx->arena, post->text);
+    PQclear (res);
+    Recoup__NotePostReply *result = CMD_NEW (ctx, Recoup__NotePostReply,
+                                             recoup__note_post_reply__init);
+    result->note = note;
+    result->seq = cmd_emit (ctx, "note.posted", RECOUP__EVENT__BODY_NOTE, note);
+    reply->result_case = RECOUP__REPLY__RESULT_NOTE_POST;
+    reply->note_post = result;
+    return 0;
+}
