@@ -1,0 +1,385 @@
+/*  harness: real servers for integration tests. See harness.h.          */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#ifndef RECOUPD_PATH
+#error "RECOUPD_PATH must be defined"
+#endif
+
+static void *s_ctx = NULL;
+
+long long
+th_now_ms (void)
+{
+    return wire_clock_ms ();
+}
+
+void
+th_sleep_ms (int ms)
+{
+    struct timespec t = { ms / 1000, (long) (ms % 1000) * 1000000L };
+    nanosleep (&t, NULL);
+}
+
+void *
+th_ctx (void)
+{
+    if (!s_ctx)
+        s_ctx = zmq_ctx_new ();
+    return s_ctx;
+}
+
+int
+th_tempdir (char *dir, size_t len, const char *name)
+{
+    snprintf (dir, len, "/tmp/recoup-test-%s-XXXXXX", name);
+    if (!mkdtemp (dir))
+        return -1;
+    return chmod (dir, 0711);
+}
+
+//  Reads DIR/ready into the endpoints. Returns 1 when present.
+static int
+s_read_ready (th_server_t *self)
+{
+    char path [PATH_MAX + 32];
+    snprintf (path, sizeof path, "%s/ready", self->data);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char line [200];
+    while (fgets (line, sizeof line, file)) {
+        line [strcspn (line, "\n")] = 0;
+        if (strncmp (line, "commands=", 9) == 0)
+            snprintf (self->commands, sizeof self->commands, "%s", line + 9);
+        else if (strncmp (line, "events=", 7) == 0)
+            snprintf (self->events, sizeof self->events, "%s", line + 7);
+    }
+    fclose (file);
+    return *self->commands && *self->events;
+}
+
+//  Forks and execs recoupd; waits for ready. 0 or -1.
+static int
+s_spawn (th_server_t *self, const char *commands, const char *events)
+{
+    char path [PATH_MAX + 32];
+    snprintf (path, sizeof path, "%s/ready", self->data);
+    unlink (path);
+    pid_t pid = fork ();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open (self->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2 (fd, 2);
+            dup2 (fd, 1);
+        }
+        if (self->run_as && (setgid (self->run_as) != 0 || setuid (self->run_as) != 0))
+            _exit (126);
+        char *argv [12];
+        int n = 0;
+        argv [n++] = RECOUPD_PATH;
+        argv [n++] = "--data";
+        argv [n++] = self->data;
+        argv [n++] = "--commands";
+        argv [n++] = (char *) commands;
+        argv [n++] = "--events";
+        argv [n++] = (char *) events;
+        if (*self->db) {
+            argv [n++] = "--db";
+            argv [n++] = self->db;
+        }
+        argv [n] = NULL;
+        execv (argv [0], argv);
+        _exit (127);
+    }
+    self->pid = pid;
+    long long deadline = th_now_ms () + 90000;
+    while (th_now_ms () < deadline) {
+        int status;
+        if (waitpid (pid, &status, WNOHANG) == pid) {
+            self->pid = 0;
+            fprintf (stderr, "harness: recoupd exited during start-up; log %s\n",
+                     self->log);
+            return -1;
+        }
+        if (s_read_ready (self))
+            return 0;
+        th_sleep_ms (20);
+    }
+    fprintf (stderr, "harness: recoupd not ready in time; log %s\n", self->log);
+    return -1;
+}
+
+int
+th_server_start (th_server_t *self, const char *name, const char *db)
+{
+    uid_t run_as = self->run_as;
+    memset (self, 0, sizeof *self);
+    self->run_as = run_as;
+    if (th_tempdir (self->dir, sizeof self->dir, name) != 0)
+        return -1;
+    snprintf (self->data, sizeof self->data, "%s/data", self->dir);
+    snprintf (self->log, sizeof self->log, "%s/recoupd.log", self->dir);
+    snprintf (self->db, sizeof self->db, "%s", db ? db : "");
+    if (self->run_as) {
+        //  The data directory must belong to the user recoupd runs as.
+        mkdir (self->data, 0700);
+        if (chown (self->data, self->run_as, self->run_as) != 0)
+            return -1;
+    }
+    if (s_spawn (self, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*") != 0)
+        return -1;
+    char path [PATH_MAX + 32], err [512];
+    snprintf (path, sizeof path, "%s/admin.identity", self->data);
+    if (identity_load (&self->admin, path, 0, err, sizeof err) != 0) {
+        fprintf (stderr, "harness: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+int
+th_server_restart (th_server_t *self)
+{
+    char commands [256], events [256];
+    snprintf (commands, sizeof commands, "%s", self->commands);
+    snprintf (events, sizeof events, "%s", self->events);
+    return s_spawn (self, commands, events);
+}
+
+int
+th_server_stop (th_server_t *self)
+{
+    if (!self->pid)
+        return -1;
+    kill (self->pid, SIGTERM);
+    int status = 0;
+    waitpid (self->pid, &status, 0);
+    self->pid = 0;
+    return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+void
+th_server_kill (th_server_t *self)
+{
+    if (!self->pid)
+        return;
+    kill (self->pid, SIGKILL);
+    waitpid (self->pid, NULL, 0);
+    self->pid = 0;
+}
+
+void
+th_server_destroy (th_server_t *self)
+{
+    th_server_stop (self);
+    identity_wipe (&self->admin);
+    if (*self->dir && !getenv ("RECOUP_TEST_KEEP")) {
+        //  The embedded cluster may still be shutting down after a kill.
+        char command [PATH_MAX + 32];
+        snprintf (command, sizeof command, "rm -rf '%s'", self->dir);
+        for (int i = 0; i < 50 && system (command) != 0; i++)
+            th_sleep_ms (100);
+    }
+}
+
+void
+th_identity_new (th_server_t *self, identity_t *out, const char *name)
+{
+    memset (out, 0, sizeof *out);
+    snprintf (out->user, sizeof out->user, "%s", name);
+    snprintf (out->commands, sizeof out->commands, "%s", self->commands);
+    snprintf (out->events, sizeof out->events, "%s", self->events);
+    snprintf (out->server_public, sizeof out->server_public, "%s",
+              self->admin.server_public);
+    identity_generate (out);
+}
+
+Recoup__Reply *
+th_call (const identity_t *who, Recoup__Request *request, client_status_t *status)
+{
+    char err [512];
+    client_t *client = client_new (th_ctx (), who, err, sizeof err);
+    if (!client) {
+        *status = CLIENT_FAILED;
+        return NULL;
+    }
+    Recoup__Reply *reply = client_call (client, request, 10000, status, err,
+                                        sizeof err);
+    client_destroy (&client);
+    return reply;
+}
+
+int
+th_user_add (th_server_t *self, const char *name, Recoup__Role role,
+             identity_t *out)
+{
+    th_identity_new (self, out, name);
+    Recoup__UserAddRequest add = RECOUP__USER_ADD_REQUEST__INIT;
+    add.name = (char *) name;
+    add.role = role;
+    add.public_key = out->public_key;
+    Recoup__Request request = RECOUP__REQUEST__INIT;
+    request.command_case = RECOUP__REQUEST__COMMAND_USER_ADD;
+    request.user_add = &add;
+    client_status_t status;
+    Recoup__Reply *reply = th_call (&self->admin, &request, &status);
+    int ok = reply && reply->result_case == RECOUP__REPLY__RESULT_USER_ADD;
+    if (reply)
+        recoup__reply__free_unpacked (reply, NULL);
+    return ok ? 0 : -1;
+}
+
+uint64_t
+th_note (const identity_t *who, const char *text)
+{
+    Recoup__NotePostRequest post = RECOUP__NOTE_POST_REQUEST__INIT;
+    post.text = (char *) text;
+    Recoup__Request request = RECOUP__REQUEST__INIT;
+    request.command_case = RECOUP__REQUEST__COMMAND_NOTE_POST;
+    request.note_post = &post;
+    client_status_t status;
+    Recoup__Reply *reply = th_call (who, &request, &status);
+    uint64_t seq = 0;
+    if (reply && reply->result_case == RECOUP__REPLY__RESULT_NOTE_POST)
+        seq = reply->note_post->seq;
+    if (reply)
+        recoup__reply__free_unpacked (reply, NULL);
+    return seq;
+}
+
+char *
+th_sql (th_server_t *self, const char *sql)
+{
+    char path [PATH_MAX + 32], conninfo [PATH_MAX + 256] = "";
+    snprintf (path, sizeof path, "%s/db.conninfo", self->data);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return NULL;
+    if (!fgets (conninfo, sizeof conninfo, file))
+        conninfo [0] = 0;
+    fclose (file);
+    conninfo [strcspn (conninfo, "\n")] = 0;
+    PGconn *conn = PQconnectdb (conninfo);
+    char *value = NULL;
+    if (PQstatus (conn) == CONNECTION_OK) {
+        PGresult *res = PQexec (conn, sql);
+        ExecStatusType st = PQresultStatus (res);
+        if (st == PGRES_TUPLES_OK && PQntuples (res) > 0)
+            value = strdup (PQgetvalue (res, 0, 0));
+        else if (st == PGRES_COMMAND_OK)
+            value = strdup ("");
+        else
+            fprintf (stderr, "harness: SQL failed: %s", PQerrorMessage (conn));
+        PQclear (res);
+    }
+    else
+        fprintf (stderr, "harness: cannot connect: %s", PQerrorMessage (conn));
+    PQfinish (conn);
+    return value;
+}
+
+//  Runs a command line (as user postgres when self->as_postgres).
+static int
+s_pg_run (th_pg_t *self, const char *command)
+{
+    char line [PATH_MAX * 4 + 1024];
+    if (self->as_postgres)
+        snprintf (line, sizeof line, "su postgres -s /bin/sh -c \"%s\"", command);
+    else
+        snprintf (line, sizeof line, "%s", command);
+    return system (line);
+}
+
+//  Directory of the newest installed PostgreSQL server binaries.
+static const char *
+s_pg_bindir (void)
+{
+    static char bindir [256] = "";
+    if (*bindir)
+        return bindir;
+    for (int version = 30; version >= 10; version--) {
+        snprintf (bindir, sizeof bindir, "/usr/lib/postgresql/%d/bin", version);
+        char probe [300];
+        snprintf (probe, sizeof probe, "%s/pg_ctl", bindir);
+        if (access (probe, X_OK) == 0)
+            return bindir;
+    }
+    snprintf (bindir, sizeof bindir, "/usr/bin");
+    return bindir;
+}
+
+int
+th_pg_start (th_pg_t *self, const char *name)
+{
+    memset (self, 0, sizeof *self);
+    char base [PATH_MAX];
+    if (th_tempdir (base, sizeof base, name) != 0)
+        return -1;
+    snprintf (self->dir, sizeof self->dir, "%s/pg", base);
+    snprintf (self->sockdir, sizeof self->sockdir, "%s", base);
+    self->as_postgres = geteuid () == 0;
+    if (self->as_postgres) {
+        struct passwd *pw = getpwnam ("postgres");
+        if (!pw || chown (base, pw->pw_uid, pw->pw_gid) != 0)
+            return -1;
+    }
+    char command [PATH_MAX * 4 + 512];
+    snprintf (command, sizeof command,
+              "%s/initdb -D %s -U postgres -A trust --no-instructions >/dev/null",
+              s_pg_bindir (), self->dir);
+    if (s_pg_run (self, command) != 0)
+        return -1;
+    snprintf (command, sizeof command,
+              "%s/pg_ctl -D %s -l %s/log -w -o \\\"-c listen_addresses= "
+              "-c unix_socket_directories=%s\\\" start >/dev/null",
+              s_pg_bindir (), self->dir, self->sockdir, self->sockdir);
+    if (s_pg_run (self, command) != 0)
+        return -1;
+    snprintf (self->conninfo, sizeof self->conninfo,
+              "host=%s dbname=postgres user=postgres", self->sockdir);
+    return 0;
+}
+
+int
+th_pg_restart (th_pg_t *self)
+{
+    char command [PATH_MAX * 2 + 256];
+    snprintf (command, sizeof command,
+              "%s/pg_ctl -D %s -m fast -w restart >/dev/null", s_pg_bindir (),
+              self->dir);
+    return s_pg_run (self, command) == 0 ? 0 : -1;
+}
+
+void
+th_pg_stop (th_pg_t *self)
+{
+    if (!*self->dir)
+        return;
+    char command [PATH_MAX * 2 + 256];
+    snprintf (command, sizeof command,
+              "%s/pg_ctl -D %s -m immediate -w stop >/dev/null", s_pg_bindir (),
+              self->dir);
+    s_pg_run (self, command);
+    if (!getenv ("RECOUP_TEST_KEEP")) {
+        snprintf (command, sizeof command, "rm -rf '%s'", self->sockdir);
+        if (system (command) != 0)
+            fprintf (stderr, "harness: cannot remove %s\n", self->sockdir);
+    }
+}
