@@ -87,7 +87,7 @@ typedef struct {
     int clients;                //  threads in the run
     uint64_t commands;          //  calls answered with a note_post result
     uint64_t errors;            //  calls that failed or got an error reply
-    char first_error [256];     //  what the first failure said
+    char first_error [512];     //  what the first failure said
     double elapsed_s;           //  start to the last reply
     double per_s;               //  commands / elapsed_s
     double p50_ms;              //  latency percentiles, ms
@@ -98,13 +98,22 @@ typedef struct {
     uint64_t max_batch;         //  largest batch, events
 } run_result_t;
 
+//  Where the threads of a run wait until all of them are set up, so that
+//  connection set-up is not measured.
+typedef struct {
+    pthread_mutex_t mutex;      //  guards the fields below
+    pthread_cond_t cond;        //  signalled on every change
+    int ready;                  //  threads set up (or failed to)
+    int go;                     //  0 wait, 1 start, -1 give up
+    int64_t deadline_us;        //  when go: stop starting calls at this time
+} gate_t;
+
 //  A thread of a command run or of the baseline.
 typedef struct {
     pthread_t thread;           //  the thread
     int index;                  //  0..n-1
     int run;                    //  which run (for request ids)
-    pthread_barrier_t *barrier; //  ready, then go (shared)
-    const int64_t *deadline_us; //  stop starting calls at this time (shared)
+    gate_t *gate;               //  where the threads wait to start (shared)
     void *ctx;                  //  ZeroMQ context (shared, borrowed)
     const identity_t *identity; //  who the client is (borrowed)
     const char *conninfo;       //  baseline: the database (borrowed)
@@ -113,7 +122,7 @@ typedef struct {
     size_t cap_latency;         //  entries allocated
     uint64_t errors;            //  failed calls
     int setup_failed;           //  could not connect: took no part
-    char error [256];           //  first failure
+    char error [512];           //  first failure
     int64_t end_us;             //  when the last call returned
 } worker_t;
 
@@ -620,12 +629,20 @@ s_worker_fail (worker_t *self, const char *message)
         snprintf (self->error, sizeof self->error, "%s", message);
 }
 
-//  Waits at the barrier twice: once when set up, once to start.
-static void
+//  Says the thread is set up and waits for the start. Returns the time
+//  to stop at (0 when the run was called off).
+static int64_t
 s_worker_start (worker_t *self)
 {
-    pthread_barrier_wait (self->barrier);
-    pthread_barrier_wait (self->barrier);
+    gate_t *gate = self->gate;
+    pthread_mutex_lock (&gate->mutex);
+    gate->ready++;
+    pthread_cond_broadcast (&gate->cond);
+    while (gate->go == 0)
+        pthread_cond_wait (&gate->cond, &gate->mutex);
+    int64_t deadline = gate->go > 0 ? gate->deadline_us : 0;
+    pthread_mutex_unlock (&gate->mutex);
+    return deadline;
 }
 
 //  A client thread: connects, checks its key with a status call (not
@@ -658,8 +675,7 @@ s_client_thread (void *arg)
         self->setup_failed = 1;
         s_worker_fail (self, err);
     }
-    s_worker_start (self);
-    int64_t deadline = *self->deadline_us;
+    int64_t deadline = s_worker_start (self);
     char text [64], request_id [WIRE_REQUEST_ID_MAX + 1], prefix [24];
     //  Request ids only need to be unique per user: a random prefix per
     //  thread, then a counter (cheaper than 16 random bytes a call).
@@ -730,8 +746,7 @@ s_commit_thread (void *arg)
         self->setup_failed = 1;
         s_worker_fail (self, err);
     }
-    s_worker_start (self);
-    int64_t deadline = *self->deadline_us;
+    int64_t deadline = s_worker_start (self);
     char connection [16], payload [64];
     snprintf (connection, sizeof connection, "%d", self->index);
     uint64_t sequence = 0;
@@ -755,96 +770,391 @@ s_commit_thread (void *arg)
     return NULL;
 }
 
-//  Runs `count` workers of `body` for `seconds` after all are set up.
-//  Fills the counts, rate and latency figures of result. The caller
-//  frees nothing: workers are freed here. Returns 0, or -1 when a thread
-//  could not be started.
+//  qsort order of latencies.
+static int
+s_compare_latency (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return (x > y) - (x < y);
+}
+
+//  Fills the latency figures of result from the workers' records.
+static void
+s_collect (worker_t *workers, int count, int64_t start_us, run_result_t *result)
+{
+    int64_t end_us = start_us;
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        total += workers [i].n_latency;
+        result->errors += workers [i].errors;
+        if (workers [i].errors && !*result->first_error)
+            snprintf (result->first_error, sizeof result->first_error, "%s",
+                      workers [i].error);
+        if (workers [i].end_us > end_us)
+            end_us = workers [i].end_us;
+    }
+    result->commands = total;
+    result->elapsed_s = (double) (end_us - start_us) / 1e6;
+    result->per_s = result->elapsed_s > 0 ? total / result->elapsed_s : 0;
+    if (total == 0)
+        return;
+    int64_t *all = malloc (total * sizeof *all);
+    if (!all)
+        abort ();
+    size_t used = 0;
+    for (int i = 0; i < count; i++) {
+        memcpy (all + used, workers [i].latency_us,
+                workers [i].n_latency * sizeof *all);
+        used += workers [i].n_latency;
+    }
+    qsort (all, total, sizeof *all, s_compare_latency);
+    //  Nearest rank: the smallest latency with at least p% of the calls
+    //  at or below it.
+    size_t p50 = (total * 50 + 99) / 100, p99 = (total * 99 + 99) / 100;
+    result->p50_ms = all [p50 - 1] / 1000.0;
+    result->p99_ms = all [p99 - 1] / 1000.0;
+    result->max_ms = all [total - 1] / 1000.0;
+    free (all);
+}
+
+//  Runs `count` threads of `body`, copies of `prototype`, for `seconds`
+//  once all of them are set up, and fills result (zeroed first). A thread
+//  that could not set up counts as an error. Returns 0, or -1 when the
+//  threads could not be started.
 static int
 s_run_workers (int count, double seconds, void *(*body) (void *),
-               worker_t *prototype, run_result_t *result)
+               const worker_t *prototype, run_result_t *result)
 {
     memset (result, 0, sizeof *result);
     result->clients = count;
     worker_t *workers = calloc ((size_t) count, sizeof *workers);
     if (!workers)
         return -1;
-    pthread_barrier_t barrier;
-    pthread_barrier_init (&barrier, NULL, (unsigned) count + 1);
-    int64_t deadline_us = INT64_MAX;
+    gate_t gate;
+    memset (&gate, 0, sizeof gate);
+    pthread_mutex_init (&gate.mutex, NULL);
+    pthread_cond_init (&gate.cond, NULL);
     int started = 0;
     for (int i = 0; i < count; i++) {
         workers [i] = *prototype;
         workers [i].index = i;
-        workers [i].barrier = &barrier;
-        workers [i].deadline_us = &deadline_us;
+        workers [i].gate = &gate;
         if (pthread_create (&workers [i].thread, NULL, body, &workers [i]) != 0)
             break;
         started++;
     }
-    if (started < count) {
-        //  The barrier counts on every thread: release those that started
-        //  by standing in for the missing ones is not possible, so stop
-        //  them at once instead.
-        s_interrupted = 1;
+    //  Every thread set up (or failed to); then the clock starts.
+    pthread_mutex_lock (&gate.mutex);
+    while (gate.ready < started)
+        pthread_cond_wait (&gate.cond, &gate.mutex);
+    int64_t start_us = s_now_us ();
+    gate.deadline_us = start_us + (int64_t) (seconds * 1e6);
+    gate.go = started == count ? 1 : -1;
+    pthread_cond_broadcast (&gate.cond);
+    pthread_mutex_unlock (&gate.mutex);
+    for (int i = 0; i < started; i++)
+        pthread_join (workers [i].thread, NULL);
+    if (started == count)
+        s_collect (workers, count, start_us, result);
+    else
         fprintf (stderr, "bench_commands: cannot start %d threads\n", count);
-        for (int i = started; i < count + 1; i++)
-            ;
-    }
-    //  All threads set up (or failed to); then the clock starts.
-    if (started == count) {
-        pthread_barrier_wait (&barrier);
-        int64_t start_us = s_now_us ();
-        deadline_us = start_us + (int64_t) (seconds * 1e6);
-        pthread_barrier_wait (&barrier);
-        for (int i = 0; i < count; i++)
-            pthread_join (workers [i].thread, NULL);
-        int64_t end_us = start_us;
-        size_t total = 0;
-        for (int i = 0; i < count; i++) {
-            total += workers [i].n_latency;
-            result->errors += workers [i].errors;
-            if (workers [i].errors && !*result->first_error)
-                snprintf (result->first_error, sizeof result->first_error, "%s",
-                          workers [i].error);
-            if (workers [i].end_us > end_us)
-                end_us = workers [i].end_us;
-        }
-        int64_t *all = malloc ((total ? total : 1) * sizeof *all);
-        if (!all)
-            abort ();
-        size_t used = 0;
-        for (int i = 0; i < count; i++) {
-            memcpy (all + used, workers [i].latency_us,
-                    workers [i].n_latency * sizeof *all);
-            used += workers [i].n_latency;
-        }
-        result->commands = total;
-        result->elapsed_s = (double) (end_us - start_us) / 1e6;
-        result->per_s = result->elapsed_s > 0 ? total / result->elapsed_s : 0;
-        if (total > 0) {
-            int s_compare (const void *a, const void *b) {
-                int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-                return (x > y) - (x < y);
-            }
-            qsort (all, total, sizeof *all, s_compare);
-            //  Nearest rank: the smallest value with at least p of the
-            //  calls at or below it.
-            size_t p50 = (total * 50 + 99) / 100, p99 = (total * 99 + 99) / 100;
-            result->p50_ms = all [p50 - 1] / 1000.0;
-            result->p99_ms = all [p99 - 1] / 1000.0;
-            result->max_ms = all [total - 1] / 1000.0;
-        }
-        free (all);
-    }
-    else {
-        for (int i = 0; i < started; i++)
-            pthread_cancel (workers [i].thread);
-        for (int i = 0; i < started; i++)
-            pthread_join (workers [i].thread, NULL);
-    }
     for (int i = 0; i < count; i++)
         free (workers [i].latency_us);
     free (workers);
-    pthread_barrier_destroy (&barrier);
+    pthread_cond_destroy (&gate.cond);
+    pthread_mutex_destroy (&gate.mutex);
     return started == count ? 0 : -1;
+}
+
+// ------------------------------------------------------------- report
+
+//  Prints a baseline measurement as one line.
+static void
+s_print_baseline (const char *label, const run_result_t *result)
+{
+    printf ("  %-34s %9.0f commits/s  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms"
+            "%s\n", label, result->per_s, result->p50_ms, result->p99_ms,
+            result->max_ms, result->errors ? "  ERRORS" : "");
+    if (result->errors)
+        printf ("    %" PRIu64 " failed, first: %s\n", result->errors,
+                result->first_error);
+    fflush (stdout);
+}
+
+//  Prints one command run as a row of the table.
+static void
+s_print_run (const run_result_t *result)
+{
+    double batches_per_s = result->elapsed_s > 0
+                           ? result->batches / result->elapsed_s : 0;
+    double mean_batch = result->batches
+                        ? (double) result->events / result->batches : 0;
+    printf ("  %7d %9" PRIu64 " %7" PRIu64 " %9.0f %8.2f %8.2f %8.2f %10.0f "
+            "%10.1f %10" PRIu64 "\n", result->clients, result->commands,
+            result->errors, result->per_s, result->p50_ms, result->p99_ms,
+            result->max_ms, batches_per_s, mean_batch, result->max_batch);
+    if (result->errors)
+        printf ("    %" PRIu64 " failed, first: %s\n", result->errors,
+                result->first_error);
+    fflush (stdout);
+}
+
+//  Prints the figures of a run as a JSON object (no newline).
+static void
+s_json_run (const run_result_t *result, int with_batches)
+{
+    char error [1024];
+    s_json_escape (error, sizeof error, result->first_error);
+    printf ("{\"clients\":%d,\"count\":%" PRIu64 ",\"errors\":%" PRIu64
+            ",\"seconds\":%.3f,\"per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+            "\"max_ms\":%.3f", result->clients, result->commands,
+            result->errors, result->elapsed_s, result->per_s, result->p50_ms,
+            result->p99_ms, result->max_ms);
+    if (with_batches)
+        printf (",\"batches\":%" PRIu64 ",\"mean_batch\":%.2f,\"max_batch\":%"
+                PRIu64, result->batches,
+                result->batches ? (double) result->events / result->batches : 0,
+                result->max_batch);
+    if (result->errors)
+        printf (",\"first_error\":\"%s\"", error);
+    printf ("}");
+}
+
+//  Reads a setting (SHOW name) into buf, "?" when it cannot.
+static void
+s_db_setting (PGconn *conn, const char *name, char *buf, size_t len)
+{
+    char sql [96];
+    snprintf (sql, sizeof sql, "SHOW %s", name);
+    if (s_db_value (conn, sql, buf, len) != 0)
+        snprintf (buf, len, "?");
+}
+
+// ------------------------------------------------------------- main
+
+int
+main (int argc, char *argv [])
+{
+    options_t options;
+    int parsed = s_parse_options (argc, argv, &options);
+    if (parsed != 0)
+        return parsed > 0 ? 0 : 2;
+    if (sodium_init () < 0) {
+        fprintf (stderr, "bench_commands: libsodium cannot start\n");
+        return 2;
+    }
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    sigemptyset (&action.sa_mask);
+    action.sa_handler = s_signal;
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    action.sa_handler = s_watchdog;
+    sigaction (SIGALRM, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    //  Everything is bounded: start, each call, each run, each stop.
+    //  This catches what slips through anyway.
+    double budget = READY_TIMEOUT_MS / 1000.0 + 2.0 * SETUP_TIMEOUT_MS / 1000.0
+                  + STOP_TIMEOUT_MS / 1000.0 + 60
+                  + 3 * (options.baseline_seconds + 10);
+    for (size_t i = 0; i < options.n_runs; i++)
+        budget += options.seconds + 2.0 * CALL_TIMEOUT_MS / 1000.0
+                + SETUP_TIMEOUT_MS / 1000.0;
+    alarm ((unsigned) budget);
+
+    int exit_code = 0;
+    server_t server;
+    memset (&server, 0, sizeof server);
+    void *ctx = NULL;
+    PGconn *db = NULL;
+    run_result_t runs [MAX_RUNS], before, after, concurrent;
+    memset (runs, 0, sizeof runs);
+    memset (&before, 0, sizeof before);
+    memset (&after, 0, sizeof after);
+    memset (&concurrent, 0, sizeof concurrent);
+    char err [512] = "";
+
+    if (s_server_start (&server, options.recoupd) != 0) {
+        exit_code = 2;
+        goto done;
+    }
+    ctx = zmq_ctx_new ();
+    if (!ctx || s_bench_user (&server, ctx) != 0) {
+        exit_code = 2;
+        goto done;
+    }
+    db = s_db_connect (server.conninfo, err, sizeof err);
+    if (!db) {
+        fprintf (stderr, "bench_commands: %s\n", err);
+        exit_code = 2;
+        goto done;
+    }
+    PGresult *res = PQexec (db,
+        "CREATE TABLE bench_single_commit ("
+        " id bigserial PRIMARY KEY,"
+        " connection integer NOT NULL,"
+        " payload text NOT NULL,"
+        " at timestamptz NOT NULL DEFAULT now())");
+    if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+        fprintf (stderr, "bench_commands: cannot create the baseline table: %s",
+                 PQerrorMessage (db));
+        PQclear (res);
+        exit_code = 2;
+        goto done;
+    }
+    PQclear (res);
+    char version [64], fsync [16], sync_commit [16], sync_method [32],
+         commit_delay [16];
+    s_db_setting (db, "server_version", version, sizeof version);
+    s_db_setting (db, "fsync", fsync, sizeof fsync);
+    s_db_setting (db, "synchronous_commit", sync_commit, sizeof sync_commit);
+    s_db_setting (db, "wal_sync_method", sync_method, sizeof sync_method);
+    s_db_setting (db, "commit_delay", commit_delay, sizeof commit_delay);
+
+    printf ("recoup bench_commands: note_post from closed-loop clients, "
+            "%.1f s per run\n", options.seconds);
+    printf ("  server    %s (pid %d), data %s\n", options.recoupd,
+            (int) server.pid, server.dir);
+    printf ("  database  PostgreSQL %s, fsync=%s, synchronous_commit=%s, "
+            "wal_sync_method=%s, commit_delay=%s\n", version, fsync,
+            sync_commit, sync_method, commit_delay);
+    printf ("\nbaseline: single-row INSERTs, one transaction each, %.1f s\n",
+            options.baseline_seconds);
+    fflush (stdout);
+
+    worker_t prototype;
+    memset (&prototype, 0, sizeof prototype);
+    prototype.conninfo = server.conninfo;
+    if (s_run_workers (1, options.baseline_seconds, s_commit_thread,
+                       &prototype, &before) != 0) {
+        exit_code = 2;
+        goto done;
+    }
+    s_print_baseline ("1 connection, before the runs", &before);
+
+    printf ("\nclients   commands  errors     cmd/s   p50 ms   p99 ms   max ms"
+            "  batches/s  avg batch  max batch\n");
+    fflush (stdout);
+    memset (&prototype, 0, sizeof prototype);
+    prototype.ctx = ctx;
+    prototype.identity = &server.bench;
+    for (size_t i = 0; i < options.n_runs && !s_interrupted; i++) {
+        int64_t last_seq = s_db_last_seq (db);
+        prototype.run = (int) i;
+        if (s_run_workers (options.clients [i], options.seconds,
+                           s_client_thread, &prototype, &runs [i]) != 0) {
+            exit_code = 2;
+            goto done;
+        }
+        if (last_seq < 0 || s_db_batches (db, last_seq, &runs [i]) != 0)
+            fprintf (stderr, "bench_commands: cannot read batch sizes: %s",
+                     PQerrorMessage (db));
+        s_print_run (&runs [i]);
+    }
+    printf ("\n");
+    memset (&prototype, 0, sizeof prototype);
+    prototype.conninfo = server.conninfo;
+    if (!s_interrupted
+        && s_run_workers (1, options.baseline_seconds, s_commit_thread,
+                          &prototype, &after) == 0)
+        s_print_baseline ("1 connection, after the runs", &after);
+    char label [64];
+    snprintf (label, sizeof label, "%d connections at once",
+              options.connections);
+    if (!s_interrupted && options.connections > 0
+        && s_run_workers (options.connections, options.baseline_seconds,
+                          s_commit_thread, &prototype, &concurrent) == 0)
+        s_print_baseline (label, &concurrent);
+    if (s_interrupted) {
+        fprintf (stderr, "bench_commands: interrupted\n");
+        exit_code = 130;
+        goto done;
+    }
+
+    //  The figures the issue asks for.
+    double single = after.commands ? (before.per_s + after.per_s) / 2
+                                    : before.per_s;
+    const run_result_t *target = NULL;
+    for (size_t i = 0; i < options.n_runs; i++)
+        if (!target || runs [i].clients == TARGET_CLIENTS
+            || (target->clients != TARGET_CLIENTS
+                && runs [i].clients > target->clients))
+            target = &runs [i];
+    double ratio = single > 0 ? target->per_s / single : 0;
+    int ratio_pass = ratio >= TARGET_RATIO;
+    int p99_pass = target->commands > 0 && target->p99_ms < TARGET_P99_MS;
+    uint64_t errors = before.errors + after.errors + concurrent.errors;
+    for (size_t i = 0; i < options.n_runs; i++)
+        errors += runs [i].errors;
+    printf ("\nsingle-row commits, 1 connection (mean of before and after): "
+            "%.0f/s\n", single);
+    if (target->clients != TARGET_CLIENTS)
+        printf ("(the targets are for %d clients; measured at %d)\n",
+                TARGET_CLIENTS, target->clients);
+    printf ("%d clients: %.0f commands/s = %.2fx the single-row commit rate "
+            "(target >= %.0fx): %s\n", target->clients, target->per_s, ratio,
+            TARGET_RATIO, ratio_pass ? "PASS" : "FAIL");
+    printf ("%d clients: p99 %.2f ms (target < %.0f ms): %s\n",
+            target->clients, target->p99_ms, TARGET_P99_MS,
+            p99_pass ? "PASS" : "FAIL");
+    if (errors) {
+        printf ("ERRORS: %" PRIu64 " calls failed; the figures above do not "
+                "count\n", errors);
+        exit_code = 1;
+    }
+    else
+        printf ("errors: none\n");
+
+    printf ("{\"benchmark\":\"bench_commands\",\"command\":\"note_post\","
+            "\"run_seconds\":%.3f,\"baseline_seconds\":%.3f,"
+            "\"postgres\":\"%s\",\"fsync\":\"%s\",\"synchronous_commit\":\"%s\","
+            "\"wal_sync_method\":\"%s\",\"runs\":[", options.seconds,
+            options.baseline_seconds, version, fsync, sync_commit, sync_method);
+    for (size_t i = 0; i < options.n_runs; i++) {
+        if (i > 0)
+            printf (",");
+        s_json_run (&runs [i], 1);
+    }
+    printf ("],\"baseline\":{\"single_commits_per_s\":%.1f,\"before\":", single);
+    s_json_run (&before, 0);
+    printf (",\"after\":");
+    s_json_run (&after, 0);
+    if (options.connections > 0) {
+        printf (",\"concurrent\":");
+        s_json_run (&concurrent, 0);
+    }
+    printf ("},\"target\":{\"clients\":%d,\"measured_clients\":%d,"
+            "\"ratio_min\":%.1f,\"p99_max_ms\":%.1f},\"ratio\":%.3f,"
+            "\"ratio_pass\":%s,\"p99_pass\":%s,\"pass\":%s,\"errors\":%" PRIu64
+            "}\n", TARGET_CLIENTS, target->clients, TARGET_RATIO,
+            TARGET_P99_MS, ratio, ratio_pass ? "true" : "false",
+            p99_pass ? "true" : "false",
+            ratio_pass && p99_pass && !errors ? "true" : "false", errors);
+    fflush (stdout);
+
+done:
+    if (db)
+        PQfinish (db);
+    if (ctx)
+        zmq_ctx_term (ctx);
+    if (server.pid) {
+        int status = s_server_stop (&server);
+        if (status != 0) {
+            fprintf (stderr, "bench_commands: recoupd stopped with status %d; "
+                     "see %s\n", status, server.log);
+            if (exit_code == 0)
+                exit_code = 1;
+            options.keep = 1;
+        }
+    }
+    if (*server.dir) {
+        if (options.keep || exit_code == 2)
+            fprintf (stderr, "bench_commands: kept %s (recoupd.log there)\n",
+                     server.dir);
+        else
+            s_remove_tree (server.dir);
+    }
+    identity_wipe (&server.admin);
+    identity_wipe (&server.bench);
+    return exit_code;
 }
