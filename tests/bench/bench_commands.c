@@ -676,7 +676,7 @@ s_client_thread (void *arg)
         s_worker_fail (self, err);
     }
     int64_t deadline = s_worker_start (self);
-    char text [64], request_id [WIRE_REQUEST_ID_MAX + 1], prefix [24];
+    char text [64], request_id [WIRE_REQUEST_ID_MAX + 1], prefix [33];
     //  Request ids only need to be unique per user: a random prefix per
     //  thread, then a counter (cheaper than 16 random bytes a call).
     wire_request_id (prefix);
@@ -920,6 +920,36 @@ s_json_run (const run_result_t *result, int with_batches)
     printf ("}");
 }
 
+//  How many 8 KB write + fdatasync pairs per second the disk under `dir`
+//  does over `seconds`: the least a durable commit waits for, and what
+//  group commit saves. Returns the rate, or -1 when it cannot measure.
+static double
+s_fdatasync_rate (const char *dir, double seconds)
+{
+    char path [PATH_MAX + 32];
+    snprintf (path, sizeof path, "%s/fdatasync.probe", dir);
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    char block [8192];
+    memset (block, 'x', sizeof block);
+    int64_t start = s_now_us (), end = start;
+    int64_t deadline = start + (int64_t) (seconds * 1e6);
+    uint64_t count = 0;
+    int failed = 0;
+    while (!s_interrupted && (end = s_now_us ()) < deadline) {
+        if (pwrite (fd, block, sizeof block, 0) != (ssize_t) sizeof block
+            || fdatasync (fd) != 0) {
+            failed = 1;
+            break;
+        }
+        count++;
+    }
+    close (fd);
+    unlink (path);
+    return failed || end <= start ? -1 : count / ((end - start) / 1e6);
+}
+
 //  Reads a setting (SHOW name) into buf, "?" when it cannot.
 static void
 s_db_setting (PGconn *conn, const char *name, char *buf, size_t len)
@@ -1010,6 +1040,7 @@ main (int argc, char *argv [])
     s_db_setting (db, "synchronous_commit", sync_commit, sizeof sync_commit);
     s_db_setting (db, "wal_sync_method", sync_method, sizeof sync_method);
     s_db_setting (db, "commit_delay", commit_delay, sizeof commit_delay);
+    double fdatasync_rate = s_fdatasync_rate (server.dir, 1.0);
 
     printf ("recoup bench_commands: note_post from closed-loop clients, "
             "%.1f s per run\n", options.seconds);
@@ -1018,6 +1049,8 @@ main (int argc, char *argv [])
     printf ("  database  PostgreSQL %s, fsync=%s, synchronous_commit=%s, "
             "wal_sync_method=%s, commit_delay=%s\n", version, fsync,
             sync_commit, sync_method, commit_delay);
+    printf ("  disk      8 KB write + fdatasync in the data directory: %.0f/s\n",
+            fdatasync_rate);
     printf ("\nbaseline: single-row INSERTs, one transaction each, %.1f s\n",
             options.baseline_seconds);
     fflush (stdout);
@@ -1105,11 +1138,18 @@ main (int argc, char *argv [])
     else
         printf ("errors: none\n");
 
+    char json_version [sizeof version * 6], json_fsync [sizeof fsync * 6],
+         json_commit [sizeof sync_commit * 6], json_method [sizeof sync_method * 6];
+    s_json_escape (json_version, sizeof json_version, version);
+    s_json_escape (json_fsync, sizeof json_fsync, fsync);
+    s_json_escape (json_commit, sizeof json_commit, sync_commit);
+    s_json_escape (json_method, sizeof json_method, sync_method);
     printf ("{\"benchmark\":\"bench_commands\",\"command\":\"note_post\","
             "\"run_seconds\":%.3f,\"baseline_seconds\":%.3f,"
             "\"postgres\":\"%s\",\"fsync\":\"%s\",\"synchronous_commit\":\"%s\","
-            "\"wal_sync_method\":\"%s\",\"runs\":[", options.seconds,
-            options.baseline_seconds, version, fsync, sync_commit, sync_method);
+            "\"wal_sync_method\":\"%s\",\"fdatasync_per_s\":%.1f,\"runs\":[",
+            options.seconds, options.baseline_seconds, json_version, json_fsync,
+            json_commit, json_method, fdatasync_rate);
     for (size_t i = 0; i < options.n_runs; i++) {
         if (i > 0)
             printf (",");
@@ -1148,7 +1188,8 @@ done:
         }
     }
     if (*server.dir) {
-        if (options.keep || exit_code == 2)
+        //  A start-up failure keeps the server's log, if there is one.
+        if (options.keep || (exit_code == 2 && access (server.log, F_OK) == 0))
             fprintf (stderr, "bench_commands: kept %s (recoupd.log there)\n",
                      server.dir);
         else

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# recoup in one command, from a fresh clone: installs the Debian packages
+# it needs, builds, starts recoupd with its embedded PostgreSQL under
+# ./var, and shows it with the client: who you are, the users, and the
+# live event stream (Ctrl-C stops the stream and the server).
+#
+#   deploy/quickstart.sh            interactive: follows events until Ctrl-C
+#   deploy/quickstart.sh --once     shows status and events, then stops
+#
+# Works as root and as a normal user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+once=0
+[ "${1:-}" = "--once" ] && once=1
+[ -t 0 ] && [ -t 1 ] || once=1
+
+. deploy/deps.sh
+recoup_install_deps
+
+echo "== building"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+
+# As root the embedded database runs as user postgres, which must be able
+# to reach the data directory; under /root it cannot.
+data="$top/var"
+if [ "$(id -u)" -eq 0 ] && ! su postgres -s /bin/sh -c "test -x '$top'" 2>/dev/null; then
+    data=/var/lib/recoup/quickstart
+    echo "== $top is not reachable by user postgres; data goes to $data"
+fi
+mkdir -p "$data"
+chmod 711 "$data"
+
+if [ -f "$data/ready" ] && kill -0 "$(sed -n 's/^pid=//p' "$data/ready")" 2>/dev/null; then
+    echo "== recoupd already running (pid $(sed -n 's/^pid=//p' "$data/ready"))"
+    started=0
+else
+    echo "== starting recoupd (log: $data/recoupd.log)"
+    build/recoupd --data "$data" >>"$data/recoupd.log" 2>&1 &
+    server=$!
+    started=1
+    for _ in $(seq 1 600); do
+        [ -f "$data/ready" ] && break
+        kill -0 "$server" 2>/dev/null || { tail -20 "$data/recoupd.log"; exit 1; }
+        sleep 0.1
+    done
+    [ -f "$data/ready" ] || { echo "recoupd did not start; see $data/recoupd.log"; exit 1; }
+fi
+stop_server () {
+    if [ "$started" = 1 ]; then
+        echo "== stopping recoupd"
+        kill -TERM "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+    fi
+}
+trap stop_server EXIT
+
+export RECOUP_IDENTITY="$data/admin.identity"
+recoup="$top/build/recoup"
+echo "== recoup status"
+"$recoup" status
+echo "== recoup user list"
+"$recoup" user list
+"$recoup" note post --subject quickstart "recoup is up on $(hostname)" >/dev/null
+
+cat <<EOT
+
+recoupd is serving on $(sed -n 's/^commands=//p' "$data/ready") (commands) and
+$(sed -n 's/^events=//p' "$data/ready") (events). In another terminal:
+
+  export RECOUP_IDENTITY=$data/admin.identity
+  $recoup status
+  $recoup note post "first note"
+  $recoup keygen --out alice.identity --server-from \$RECOUP_IDENTITY --user alice
+  $recoup user add alice --role collector --key KEY-PRINTED-BY-KEYGEN
+
+EOT
+if [ "$once" = 1 ]; then
+    echo "== events so far"
+    last=$("$recoup" status --json | sed -n 's/.*"seq":\([0-9]*\).*/\1/p')
+    "$recoup" tail --from 1 --count "$last"
+else
+    echo "== live events (Ctrl-C to stop recoup)"
+    "$recoup" tail --from 1 || true
+fi
