@@ -295,16 +295,34 @@ th_sql (th_server_t *self, const char *sql)
     return value;
 }
 
-//  Runs a command line (as user postgres when self->as_postgres).
+//  Runs a program (as user postgres when self->as_postgres), its output
+//  to the cluster's log. Returns its exit status, -1 if it did not run.
 static int
-s_pg_run (th_pg_t *self, const char *command)
+s_pg_run (th_pg_t *self, char *const argv [])
 {
-    char line [PATH_MAX * 4 + 1024];
-    if (self->as_postgres)
-        snprintf (line, sizeof line, "su postgres -s /bin/sh -c \"%s\"", command);
-    else
-        snprintf (line, sizeof line, "%s", command);
-    return system (line);
+    pid_t pid = fork ();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char log [PATH_MAX + 64];
+        snprintf (log, sizeof log, "%s/tool.log", self->sockdir);
+        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2 (fd, 1);
+            dup2 (fd, 2);
+        }
+        if (self->as_postgres) {
+            struct passwd *pw = getpwnam ("postgres");
+            if (!pw || setgid (pw->pw_gid) != 0 || setuid (pw->pw_uid) != 0)
+                _exit (126);
+        }
+        execv (argv [0], argv);
+        _exit (127);
+    }
+    int status;
+    if (waitpid (pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
 //  Directory of the newest installed PostgreSQL server binaries.
@@ -340,17 +358,19 @@ th_pg_start (th_pg_t *self, const char *name)
         if (!pw || chown (base, pw->pw_uid, pw->pw_gid) != 0)
             return -1;
     }
-    char command [PATH_MAX * 4 + 512];
-    snprintf (command, sizeof command,
-              "%s/initdb -D %s -U postgres -A trust --no-instructions >/dev/null",
-              s_pg_bindir (), self->dir);
-    if (s_pg_run (self, command) != 0)
+    char initdb [300], pg_ctl [300], log [PATH_MAX + 64], options [PATH_MAX + 128];
+    snprintf (initdb, sizeof initdb, "%s/initdb", s_pg_bindir ());
+    snprintf (pg_ctl, sizeof pg_ctl, "%s/pg_ctl", s_pg_bindir ());
+    snprintf (log, sizeof log, "%s/postgresql.log", self->sockdir);
+    snprintf (options, sizeof options,
+              "-c listen_addresses= -c unix_socket_directories=%s", self->sockdir);
+    char *init_argv [] = { initdb, "-D", self->dir, "-U", "postgres", "-A", "trust",
+                           "--no-instructions", NULL };
+    if (s_pg_run (self, init_argv) != 0)
         return -1;
-    snprintf (command, sizeof command,
-              "%s/pg_ctl -D %s -l %s/log -w -o \\\"-c listen_addresses= "
-              "-c unix_socket_directories=%s\\\" start >/dev/null",
-              s_pg_bindir (), self->dir, self->sockdir, self->sockdir);
-    if (s_pg_run (self, command) != 0)
+    char *start_argv [] = { pg_ctl, "-D", self->dir, "-l", log, "-w", "-o", options,
+                            "start", NULL };
+    if (s_pg_run (self, start_argv) != 0)
         return -1;
     snprintf (self->conninfo, sizeof self->conninfo,
               "host=%s dbname=postgres user=postgres", self->sockdir);
@@ -360,11 +380,10 @@ th_pg_start (th_pg_t *self, const char *name)
 int
 th_pg_restart (th_pg_t *self)
 {
-    char command [PATH_MAX * 2 + 256];
-    snprintf (command, sizeof command,
-              "%s/pg_ctl -D %s -m fast -w restart >/dev/null", s_pg_bindir (),
-              self->dir);
-    return s_pg_run (self, command) == 0 ? 0 : -1;
+    char pg_ctl [300];
+    snprintf (pg_ctl, sizeof pg_ctl, "%s/pg_ctl", s_pg_bindir ());
+    char *argv [] = { pg_ctl, "-D", self->dir, "-m", "fast", "-w", "restart", NULL };
+    return s_pg_run (self, argv) == 0 ? 0 : -1;
 }
 
 void
@@ -372,12 +391,12 @@ th_pg_stop (th_pg_t *self)
 {
     if (!*self->dir)
         return;
-    char command [PATH_MAX * 2 + 256];
-    snprintf (command, sizeof command,
-              "%s/pg_ctl -D %s -m immediate -w stop >/dev/null", s_pg_bindir (),
-              self->dir);
-    s_pg_run (self, command);
+    char pg_ctl [300];
+    snprintf (pg_ctl, sizeof pg_ctl, "%s/pg_ctl", s_pg_bindir ());
+    char *argv [] = { pg_ctl, "-D", self->dir, "-m", "immediate", "-w", "stop", NULL };
+    s_pg_run (self, argv);
     if (!getenv ("RECOUP_TEST_KEEP")) {
+        char command [PATH_MAX + 64];
         snprintf (command, sizeof command, "rm -rf '%s'", self->sockdir);
         if (system (command) != 0)
             fprintf (stderr, "harness: cannot remove %s\n", self->sockdir);

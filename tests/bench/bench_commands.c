@@ -22,7 +22,8 @@
     and a last line of JSON for tools.
 
     The server's batch sizes are read back from the events table: the
-    writer stamps every event of a batch with the same commit time.     */
+    writer stamps every event of a batch (one transaction) with the same
+    time.                                                               */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -582,7 +583,7 @@ s_db_last_seq (PGconn *conn)
 }
 
 //  Counts events after `after` and the server transactions (batches)
-//  that committed them: the writer stamps one commit time on every event
+//  that committed them: the writer stamps one time on every event
 //  of a batch. 0 or -1.
 static int
 s_db_batches (PGconn *conn, int64_t after, run_result_t *result)
