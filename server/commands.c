@@ -8,19 +8,25 @@
 #include <string.h>
 #include <time.h>
 
+#define ADMIN ROLE_BIT (RECOUP__ROLE__ADMIN)
+#define MANAGER ROLE_BIT (RECOUP__ROLE__MANAGER)
+
 static const command_t s_commands [] = {
-    { RECOUP__REQUEST__COMMAND_STATUS, "status", ROLES_ALL, 0, cmd_status },
-    { RECOUP__REQUEST__COMMAND_SNAPSHOT, "snapshot", ROLES_READERS, 0, cmd_snapshot },
-    { RECOUP__REQUEST__COMMAND_REPLAY, "replay", ROLES_READERS, 0, cmd_replay },
-    { RECOUP__REQUEST__COMMAND_USER_ADD, "user_add",
-      ROLE_BIT (RECOUP__ROLE__ADMIN), 1, cmd_user_add },
-    { RECOUP__REQUEST__COMMAND_USER_LIST, "user_list",
-      ROLE_BIT (RECOUP__ROLE__ADMIN) | ROLE_BIT (RECOUP__ROLE__MANAGER), 0,
-      cmd_user_list },
-    { RECOUP__REQUEST__COMMAND_USER_REVOKE, "user_revoke",
-      ROLE_BIT (RECOUP__ROLE__ADMIN), 1, cmd_user_revoke },
-    { RECOUP__REQUEST__COMMAND_NOTE_POST, "note_post", ROLES_STAFF, 1,
-      cmd_note_post },
+    { .which = RECOUP__REQUEST__COMMAND_STATUS, .name = "status",
+      .roles = ROLES_ALL, .run = cmd_status },
+    { .which = RECOUP__REQUEST__COMMAND_SNAPSHOT, .name = "snapshot",
+      .roles = ROLES_READERS, .run = cmd_snapshot },
+    { .which = RECOUP__REQUEST__COMMAND_REPLAY, .name = "replay",
+      .roles = ROLES_READERS, .run = cmd_replay },
+    { .which = RECOUP__REQUEST__COMMAND_USER_ADD, .name = "user_add",
+      .roles = ADMIN, .writes = 1, .run = cmd_user_add },
+    { .which = RECOUP__REQUEST__COMMAND_USER_LIST, .name = "user_list",
+      .roles = ADMIN | MANAGER, .run = cmd_user_list },
+    { .which = RECOUP__REQUEST__COMMAND_USER_REVOKE, .name = "user_revoke",
+      .roles = ADMIN, .writes = 1, .run = cmd_user_revoke },
+    { .which = RECOUP__REQUEST__COMMAND_NOTE_POST, .name = "note_post",
+      .roles = ROLES_STAFF, .writes = 1, .plan = cmd_note_post_plan,
+      .finish = cmd_note_post_finish },
 };
 
 const command_t *

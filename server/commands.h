@@ -40,6 +40,18 @@ typedef struct {
 typedef int (command_fn) (cmdctx_t *ctx, const Recoup__Request *request,
                           Recoup__Reply *reply);
 
+//  Planned commands run in two steps, so that the writer can send the
+//  statements of a whole batch in one round trip: `plan` checks the
+//  request and either answers it (an error through cmd_error, leaving
+//  stmt->sql NULL) or describes the one statement to run (parameter
+//  values in ctx->arena); `finish` gets that statement's result and fills
+//  the reply (and emits events). Both return 0, or -1 on an unexpected
+//  failure.
+typedef int (command_plan_fn) (cmdctx_t *ctx, const Recoup__Request *request,
+                               Recoup__Reply *reply, db_stmt_t *stmt);
+typedef int (command_finish_fn) (cmdctx_t *ctx, const Recoup__Request *request,
+                                 PGresult *result, Recoup__Reply *reply);
+
 #define ROLE_BIT(r) (1u << (r))
 #define ROLES_ALL (ROLE_BIT (RECOUP__ROLE__ADMIN) | ROLE_BIT (RECOUP__ROLE__MANAGER) \
                    | ROLE_BIT (RECOUP__ROLE__COLLECTOR) | ROLE_BIT (RECOUP__ROLE__SALES) \
@@ -52,7 +64,9 @@ typedef struct {
     const char *name;                       //  for logs and errors
     unsigned roles;                         //  ROLE_BIT mask allowed
     int writes;                             //  1: runs in the write batch
-    command_fn *run;                        //  the handler
+    command_fn *run;                        //  the handler, or NULL when planned
+    command_plan_fn *plan;                  //  planned: first step
+    command_finish_fn *finish;              //  planned: second step
 } command_t;
 
 //  The command for a oneof member, or NULL when unknown.
@@ -86,6 +100,7 @@ void cmd_user_from_row (cmdctx_t *ctx, Recoup__User *user, PGresult *res,
 //  Handlers.
 command_fn cmd_status, cmd_snapshot, cmd_replay;
 command_fn cmd_user_add, cmd_user_list, cmd_user_revoke;
-command_fn cmd_note_post;
+command_plan_fn cmd_note_post_plan;
+command_finish_fn cmd_note_post_finish;
 
 #endif

@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DB_STATEMENTS_MAX 512
+
 struct db_t {
     char *conninfo;             //  libpq connection string
+    char *prepared [DB_STATEMENTS_MAX];    //  statement texts prepared as "sN"
+    int n_prepared;             //  entries used (reset on reconnect)
     char role [32];             //  "writer", "reader", ...
     PGconn *conn;               //  NULL when not connected
     char error [1024];          //  last error message
@@ -91,6 +95,60 @@ db_disconnect (db_t *self)
         PQfinish (self->conn);
         self->conn = NULL;
     }
+    for (int i = 0; i < self->n_prepared; i++)
+        free (self->prepared [i]);
+    self->n_prepared = 0;
+}
+
+//  Statements that are sent as they are rather than prepared.
+static int
+s_unpreparable (const char *sql)
+{
+    return strncmp (sql, "BEGIN", 5) == 0 || strncmp (sql, "COMMIT", 6) == 0
+           || strncmp (sql, "ROLLBACK", 8) == 0 || strncmp (sql, "LISTEN", 6) == 0
+           || strncmp (sql, "SET ", 4) == 0;
+}
+
+//  Records the error of a failed result (or of the connection).
+static void
+s_record_failure (db_t *self, PGresult *res)
+{
+    const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf (self->sqlstate, sizeof self->sqlstate, "%s", state ? state : "");
+    s_set_error (self, res ? PQresultErrorMessage (res) : "");
+    if (!*self->error)
+        s_set_error (self, PQerrorMessage (self->conn));
+}
+
+//  Finds or makes the prepared statement for sql. Returns 1 with its
+//  name, 0 when it is to be sent unprepared, -1 when preparing failed
+//  (error recorded).
+static int
+s_prepared_name (db_t *self, const char *sql, int nparams, char *name,
+                 size_t len)
+{
+    name [0] = 0;
+    if (s_unpreparable (sql))
+        return 0;
+    for (int i = 0; i < self->n_prepared; i++)
+        if (strcmp (self->prepared [i], sql) == 0) {
+            snprintf (name, len, "s%d", i);
+            return 1;
+        }
+    if (self->n_prepared == DB_STATEMENTS_MAX)
+        return 0;
+    snprintf (name, len, "s%d", self->n_prepared);
+    PGresult *res = PQprepare (self->conn, name, sql, nparams, NULL);
+    int ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+    if (!ok)
+        s_record_failure (self, res);
+    PQclear (res);
+    if (!ok) {
+        name [0] = 0;
+        return -1;
+    }
+    self->prepared [self->n_prepared++] = strdup (sql);
+    return 1;
 }
 
 int
@@ -126,18 +184,191 @@ db_exec (db_t *self, ExecStatusType expect, const char *sql, int nparams,
         s_set_error (self, "not connected");
         return NULL;
     }
-    PGresult *res = PQexecParams (self->conn, sql, nparams, NULL, params,
-                                  NULL, NULL, 0);
+    char name [16];
+    PGresult *res;
+    int prepared = s_prepared_name (self, sql, nparams, name, sizeof name);
+    if (prepared < 0)
+        return NULL;            //  a syntax error, a missing table: recorded
+    if (prepared)
+        res = PQexecPrepared (self->conn, name, nparams, params, NULL, NULL, 0);
+    else
+        res = PQexecParams (self->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (PQresultStatus (res) == expect)
         return res;
-    const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
-    snprintf (self->sqlstate, sizeof self->sqlstate, "%s", state ? state : "");
-    s_set_error (self, res ? PQresultErrorMessage (res)
-                           : PQerrorMessage (self->conn));
-    if (!*self->error)
-        s_set_error (self, PQerrorMessage (self->conn));
+    s_record_failure (self, res);
     PQclear (res);
     return NULL;
+}
+
+int
+db_pipeline (db_t *self, db_stmt_t *stmts, int count)
+{
+    self->sqlstate [0] = 0;
+    self->error [0] = 0;
+    for (int i = 0; i < count; i++)
+        stmts [i].result = NULL;
+    if (!self->conn) {
+        s_set_error (self, "not connected");
+        return -1;
+    }
+    //  Prepare what is new first, outside the pipeline.
+    char names [count][16];
+    for (int i = 0; i < count; i++)
+        if (s_prepared_name (self, stmts [i].sql, stmts [i].nparams, names [i],
+                             sizeof names [i]) < 0)
+            return -1;
+    if (!PQenterPipelineMode (self->conn)) {
+        s_set_error (self, PQerrorMessage (self->conn));
+        return -1;
+    }
+    int sent = 0;
+    for (int i = 0; i < count; i++) {
+        db_stmt_t *stmt = &stmts [i];
+        int ok = names [i][0]
+            ? PQsendQueryPrepared (self->conn, names [i], stmt->nparams,
+                                   stmt->values, stmt->lengths, stmt->formats, 0)
+            : PQsendQueryParams (self->conn, stmt->sql, stmt->nparams, NULL,
+                                 stmt->values, stmt->lengths, stmt->formats, 0);
+        if (!ok)
+            break;
+        sent++;
+    }
+    int failed = sent < count;
+    if (failed)
+        s_set_error (self, PQerrorMessage (self->conn));
+    if (!PQpipelineSync (self->conn))
+        failed = 1;
+    for (int i = 0; i < sent; i++) {
+        PGresult *res = PQgetResult (self->conn);
+        if (!res) {
+            failed = 1;
+            break;
+        }
+        ExecStatusType status = PQresultStatus (res);
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+            stmts [i].result = res;
+        else {
+            if (!failed)
+                s_record_failure (self, res);
+            failed = 1;
+            PQclear (res);
+        }
+        //  Each statement's results end with a NULL.
+        while ((res = PQgetResult (self->conn)) != NULL) {
+            if (PQresultStatus (res) == PGRES_PIPELINE_SYNC) {
+                PQclear (res);
+                goto synced;
+            }
+            PQclear (res);
+        }
+    }
+    PGresult *res;
+    while ((res = PQgetResult (self->conn)) != NULL) {
+        ExecStatusType status = PQresultStatus (res);
+        PQclear (res);
+        if (status == PGRES_PIPELINE_SYNC)
+            break;
+    }
+synced:
+    PQexitPipelineMode (self->conn);
+    if (failed) {
+        for (int i = 0; i < count; i++) {
+            PQclear (stmts [i].result);
+            stmts [i].result = NULL;
+        }
+        if (!*self->error)
+            s_set_error (self, PQerrorMessage (self->conn));
+        return -1;
+    }
+    return 0;
+}
+
+//  Appends a big-endian 32-bit integer.
+static void
+s_array_put32 (db_array_t *self, uint32_t value)
+{
+    unsigned char bytes [4] = { value >> 24, value >> 16, value >> 8, value };
+    if (self->len + 4 > self->cap) {
+        self->cap = (self->len + 4) * 2;
+        self->data = realloc (self->data, self->cap);
+        if (!self->data)
+            abort ();
+    }
+    memcpy (self->data + self->len, bytes, 4);
+    self->len += 4;
+}
+
+void
+db_array_init (db_array_t *self, unsigned elem_oid)
+{
+    self->cap = 256;
+    self->data = malloc (self->cap);
+    if (!self->data)
+        abort ();
+    self->len = 0;
+    self->count = 0;
+    s_array_put32 (self, 1);            //  dimensions
+    s_array_put32 (self, 0);            //  no NULLs
+    s_array_put32 (self, elem_oid);
+    s_array_put32 (self, 0);            //  size, set by db_array_finish
+    s_array_put32 (self, 1);            //  lower bound
+}
+
+void
+db_array_add (db_array_t *self, const void *data, size_t len)
+{
+    if (!data)
+        return;
+    size_t need = self->len + 4 + len;
+    if (need > self->cap) {
+        self->cap = need * 2;
+        self->data = realloc (self->data, self->cap);
+        if (!self->data)
+            abort ();
+    }
+    unsigned char bytes [4] = { (unsigned char) (len >> 24), (unsigned char) (len >> 16),
+                                (unsigned char) (len >> 8), (unsigned char) len };
+    memcpy (self->data + self->len, bytes, 4);
+    memcpy (self->data + self->len + 4, data, len);
+    self->len = need;
+    self->count++;
+}
+
+void
+db_array_add_text (db_array_t *self, const char *text)
+{
+    db_array_add (self, text ? text : "", text ? strlen (text) : 0);
+}
+
+void
+db_array_add_int8 (db_array_t *self, int64_t value)
+{
+    uint64_t v = (uint64_t) value;
+    unsigned char bytes [8];
+    for (int i = 7; i >= 0; i--) {
+        bytes [i] = (unsigned char) v;
+        v >>= 8;
+    }
+    db_array_add (self, bytes, 8);
+}
+
+const char *
+db_array_finish (db_array_t *self, int *len)
+{
+    uint32_t count = (uint32_t) self->count;
+    unsigned char bytes [4] = { count >> 24, count >> 16, count >> 8, count };
+    memcpy (self->data + 12, bytes, 4);
+    *len = (int) self->len;
+    return self->data;
+}
+
+void
+db_array_free (db_array_t *self)
+{
+    free (self->data);
+    self->data = NULL;
+    self->len = self->cap = 0;
+    self->count = 0;
 }
 
 int

@@ -8,8 +8,8 @@
 #define NOTE_SUBJECT_MAX 200
 
 int
-cmd_note_post (cmdctx_t *ctx, const Recoup__Request *request,
-               Recoup__Reply *reply)
+cmd_note_post_plan (cmdctx_t *ctx, const Recoup__Request *request,
+                    Recoup__Reply *reply, db_stmt_t *stmt)
 {
     const Recoup__NotePostRequest *post = request->note_post;
     size_t chars;
@@ -29,12 +29,23 @@ cmd_note_post (cmdctx_t *ctx, const Recoup__Request *request,
                           "note_post.subject",
                           "subject must be at most %d characters (got %zu)",
                           NOTE_SUBJECT_MAX, chars);
-    const char *params [] = { ctx->user, post->subject, post->text };
-    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
-                             "INSERT INTO notes (author, subject, text) "
-                             "VALUES ($1, $2, $3) RETURNING id, created_at",
-                             3, params);
-    if (!res)
+    const char **values = arena_alloc (ctx->arena, 3 * sizeof (char *));
+    values [0] = ctx->user;
+    values [1] = post->subject;
+    values [2] = post->text;
+    stmt->sql = "INSERT INTO notes (author, subject, text) "
+                "VALUES ($1, $2, $3) RETURNING id, created_at";
+    stmt->nparams = 3;
+    stmt->values = values;
+    return 0;
+}
+
+int
+cmd_note_post_finish (cmdctx_t *ctx, const Recoup__Request *request,
+                      PGresult *res, Recoup__Reply *reply)
+{
+    const Recoup__NotePostRequest *post = request->note_post;
+    if (PQntuples (res) != 1)
         return -1;
     Recoup__Note *note = CMD_NEW (ctx, Recoup__Note, recoup__note__init);
     note->id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
@@ -42,7 +53,6 @@ cmd_note_post (cmdctx_t *ctx, const Recoup__Request *request,
     note->author = arena_strdup (ctx->arena, ctx->user);
     note->subject = arena_strdup (ctx->arena, post->subject);
     note->text = arena_strdup (ctx->arena, post->text);
-    PQclear (res);
     Recoup__NotePostReply *result = CMD_NEW (ctx, Recoup__NotePostReply,
                                              recoup__note_post_reply__init);
     result->note = note;

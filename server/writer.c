@@ -1,6 +1,5 @@
 /*  writer: batched, idempotent, sequenced writes. See writer.h.         */
 #include "writer.h"
-#include "../common/json.h"
 #include "../common/log.h"
 
 #include <inttypes.h>
@@ -105,7 +104,6 @@ writer_take_users_changed (writer_t *self)
 int
 writer_prepare (writer_t *self, char *err, size_t errlen)
 {
-    PGconn *conn = db_conn (self->db);
     PGresult *res = db_exec (self->db, PGRES_TUPLES_OK,
                              "SELECT pg_try_advisory_lock(" WRITER_LOCK ")",
                              0, NULL);
@@ -118,21 +116,6 @@ writer_prepare (writer_t *self, char *err, size_t errlen)
     if (!locked) {
         snprintf (err, errlen,
                   "another recoupd is already serving this database");
-        return -1;
-    }
-    res = PQprepare (conn, "recoup_ins_event",
-                     "INSERT INTO events (seq, at, kind, actor, request_id, body) "
-                     "VALUES ($1, to_timestamp($2::float8 / 1000000), $3, $4, $5, $6)",
-                     6, NULL);
-    int ok = PQresultStatus (res) == PGRES_COMMAND_OK;
-    PQclear (res);
-    res = PQprepare (conn, "recoup_ins_request",
-                     "INSERT INTO requests (user_name, request_id, reply) "
-                     "VALUES ($1, $2, $3)", 3, NULL);
-    ok = ok && PQresultStatus (res) == PGRES_COMMAND_OK;
-    PQclear (res);
-    if (!ok) {
-        snprintf (err, errlen, "prepare: %s", PQerrorMessage (conn));
         return -1;
     }
     res = db_exec (self->db, PGRES_TUPLES_OK,
@@ -190,21 +173,6 @@ cmd_emit (cmdctx_t *ctx, const char *kind, Recoup__Event__BodyCase body_case,
     return event.seq;
 }
 
-//  Appends text as an element of a PostgreSQL array literal.
-static void
-s_array_element (strbuf_t *out, const char *text)
-{
-    if (out->len > 1)
-        strbuf_append (out, ",", 1);
-    strbuf_append (out, "\"", 1);
-    for (const char *p = text; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            strbuf_append (out, "\\", 1);
-        strbuf_append (out, p, 1);
-    }
-    strbuf_append (out, "\"", 1);
-}
-
 //  Marks a packed reply as replayed: appending field 3 (bool) = true
 //  overrides any earlier value of it.
 static void
@@ -221,170 +189,258 @@ s_mark_replayed (job_t *job, const uint8_t *reply, size_t len)
     job->store = 0;
 }
 
-//  Answers jobs whose request id was seen before, from `requests`.
-//  Returns the number still to run, or -1 on a database error.
-static int
-s_answer_stored (writer_t *self, job_t **jobs, size_t count, int *todo)
+//  Marks repeats of a request id within the batch: todo -1 - index of
+//  the first copy, which alone runs; the others get its reply. Everything
+//  else is to run (todo 1).
+static void
+s_mark_repeats (job_t **jobs, size_t count, int *todo)
 {
-    strbuf_t names, ids;
-    strbuf_init (&names);
-    strbuf_init (&ids);
-    strbuf_puts (&names, "{");
-    strbuf_puts (&ids, "{");
-    for (size_t i = 0; i < count; i++) {
-        s_array_element (&names, jobs [i]->user);
-        s_array_element (&ids, jobs [i]->request->request_id);
-    }
-    strbuf_puts (&names, "}");
-    strbuf_puts (&ids, "}");
-    const char *params [] = { names.data, ids.data };
-    PGresult *res = db_exec (self->db, PGRES_TUPLES_OK,
-        "SELECT r.user_name, r.request_id, r.reply FROM requests r "
-        "JOIN unnest($1::text[], $2::text[]) AS k (u, id) "
-        "ON r.user_name = k.u AND r.request_id = k.id", 2, params);
-    strbuf_free (&names);
-    strbuf_free (&ids);
-    if (!res)
-        return -1;
-    int remaining = 0;
     for (size_t i = 0; i < count; i++) {
         todo [i] = 1;
-        for (int r = 0; r < PQntuples (res); r++) {
-            if (strcmp (PQgetvalue (res, r, 0), jobs [i]->user) == 0
-                && strcmp (PQgetvalue (res, r, 1), jobs [i]->request->request_id) == 0) {
-                size_t len;
-                unsigned char *raw = PQunescapeBytea (
-                    (const unsigned char *) PQgetvalue (res, r, 2), &len);
-                if (raw) {
-                    s_mark_replayed (jobs [i], raw, len);
-                    PQfreemem (raw);
-                    todo [i] = 0;
-                }
+        for (size_t j = 0; j < i; j++)
+            if (todo [j] == 1 && strcmp (jobs [j]->user, jobs [i]->user) == 0
+                && strcmp (jobs [j]->request->request_id,
+                           jobs [i]->request->request_id) == 0) {
+                todo [i] = -1 - (int) j;
                 break;
             }
-        }
-        //  The same request twice in one batch: the later copy gets the
-        //  earlier one's reply once it is known.
-        for (size_t j = 0; todo [i] && j < i; j++)
-            if (todo [j] && strcmp (jobs [j]->user, jobs [i]->user) == 0
-                && strcmp (jobs [j]->request->request_id,
-                           jobs [i]->request->request_id) == 0)
-                todo [i] = -1 - (int) j;
-        remaining += todo [i] == 1;
     }
-    PQclear (res);
-    return remaining;
 }
 
-//  Inserts the batch's events and stored replies and commits, in one
-//  pipeline (one round trip plus the commit's flush). Returns 0 or -1.
+//  The stored-reply lookup for the jobs still to run, as a pipeline
+//  statement; the arrays are freed by the caller.
+static void
+s_lookup_stmt (job_t **jobs, size_t count, const int *todo, db_array_t *names,
+               db_array_t *ids, const char **values, int *lengths,
+               db_stmt_t *stmt)
+{
+    static const int formats [2] = { 1, 1 };
+    db_array_init (names, DB_OID_TEXT);
+    db_array_init (ids, DB_OID_TEXT);
+    for (size_t i = 0; i < count; i++)
+        if (todo [i] == 1) {
+            db_array_add_text (names, jobs [i]->user);
+            db_array_add_text (ids, jobs [i]->request->request_id);
+        }
+    values [0] = db_array_finish (names, &lengths [0]);
+    values [1] = db_array_finish (ids, &lengths [1]);
+    //  LIMIT 1 keeps the lookup a nested loop over the primary key,
+    //  whatever the planner guesses about the arrays.
+    *stmt = (db_stmt_t) {
+        .sql = "SELECT k.u, k.id, r.reply "
+               "FROM unnest($1::text[], $2::text[]) AS k (u, id) "
+               "CROSS JOIN LATERAL (SELECT reply FROM requests "
+               "  WHERE user_name = k.u AND request_id = k.id LIMIT 1) AS r",
+        .nparams = 2, .values = values, .lengths = lengths, .formats = formats };
+}
+
+//  Answers the jobs whose request id the lookup found. Returns how many.
+static int
+s_answer_stored (job_t **jobs, size_t count, int *todo, PGresult *res)
+{
+    int found = 0;
+    for (int r = 0; r < PQntuples (res); r++)
+        for (size_t i = 0; i < count; i++) {
+            if (todo [i] != 1 || strcmp (PQgetvalue (res, r, 0), jobs [i]->user) != 0
+                || strcmp (PQgetvalue (res, r, 1), jobs [i]->request->request_id) != 0)
+                continue;
+            size_t len;
+            unsigned char *raw = PQunescapeBytea (
+                (const unsigned char *) PQgetvalue (res, r, 2), &len);
+            if (!raw)
+                abort ();
+            s_mark_replayed (jobs [i], raw, len);
+            PQfreemem (raw);
+            todo [i] = 0;
+            found++;
+            break;
+        }
+    return found;
+}
+
+//  Inserts the batch's events and stored replies (one statement each,
+//  whole columns as arrays) and commits, all in one round trip.
+//  Returns 0 or -1.
 static int
 s_commit (writer_t *self, job_t **jobs, size_t count, const int *todo,
           size_t first_event)
 {
-    PGconn *conn = db_conn (self->db);
-    if (!PQenterPipelineMode (conn))
-        return -1;
-    int sent = 0;
+    db_array_t seqs, kinds, actors, request_ids, bodies, users, ids, replies;
+    db_array_init (&seqs, DB_OID_INT8);
+    db_array_init (&kinds, DB_OID_TEXT);
+    db_array_init (&actors, DB_OID_TEXT);
+    db_array_init (&request_ids, DB_OID_TEXT);
+    db_array_init (&bodies, DB_OID_BYTEA);
+    db_array_init (&users, DB_OID_TEXT);
+    db_array_init (&ids, DB_OID_TEXT);
+    db_array_init (&replies, DB_OID_BYTEA);
     for (size_t i = first_event; i < self->n_events; i++) {
         pending_event_t *event = &self->events [i];
-        char seq [24], at [24];
-        snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
-        snprintf (at, sizeof at, "%" PRId64, self->batch_us);
-        const char *values [] = { seq, at, event->kind, event->actor,
-                                  event->request_id, (const char *) event->body };
-        int lengths [] = { 0, 0, 0, 0, 0, (int) event->len };
-        int formats [] = { 0, 0, 0, 0, 0, 1 };
-        if (!PQsendQueryPrepared (conn, "recoup_ins_event", 6, values,
-                                  lengths, formats, 0))
-            goto broken;
-        sent++;
+        db_array_add_int8 (&seqs, (int64_t) event->seq);
+        db_array_add_text (&kinds, event->kind);
+        db_array_add_text (&actors, event->actor);
+        db_array_add_text (&request_ids, event->request_id);
+        db_array_add (&bodies, event->body, event->len);
     }
     for (size_t i = 0; i < count; i++) {
         if (todo [i] != 1 || !jobs [i]->store)
             continue;
-        const char *values [] = { jobs [i]->user, jobs [i]->request->request_id,
-                                  (const char *) jobs [i]->reply };
-        int lengths [] = { 0, 0, (int) jobs [i]->reply_len };
-        int formats [] = { 0, 0, 1 };
-        if (!PQsendQueryPrepared (conn, "recoup_ins_request", 3, values,
-                                  lengths, formats, 0))
-            goto broken;
-        sent++;
+        db_array_add_text (&users, jobs [i]->user);
+        db_array_add_text (&ids, jobs [i]->request->request_id);
+        db_array_add (&replies, jobs [i]->reply, jobs [i]->reply_len);
     }
-    if (!PQsendQueryParams (conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0)
-        || !PQpipelineSync (conn))
-        goto broken;
-    sent++;
-    int failed = 0;
-    for (int i = 0; i < sent; i++) {
-        PGresult *res = PQgetResult (conn);
-        if (!res) {
-            failed = 1;
-            break;
-        }
-        ExecStatusType status = PQresultStatus (res);
-        if (status != PGRES_COMMAND_OK && !failed) {
-            failed = 1;
-            log_error ("batch commit failed", "error",
-                       status == PGRES_PIPELINE_ABORTED ? "pipeline aborted"
-                       : PQresultErrorMessage (res));
-        }
-        PQclear (res);
-        res = PQgetResult (conn);       //  the NULL closing this query
-        if (res)
-            PQclear (res);
-    }
-    PGresult *res;
-    while ((res = PQgetResult (conn)) != NULL) {
-        ExecStatusType status = PQresultStatus (res);
-        PQclear (res);
-        if (status == PGRES_PIPELINE_SYNC)
-            break;
-    }
-    PQexitPipelineMode (conn);
-    return failed ? -1 : 0;
-broken:
-    log_error ("batch commit: cannot send", "error", PQerrorMessage (conn));
-    PQexitPipelineMode (conn);
-    return -1;
+    char at [24];
+    snprintf (at, sizeof at, "%" PRId64, self->batch_us);
+    int ev_len [6], rq_len [3];
+    const char *ev_values [6], *rq_values [3];
+    ev_values [0] = at;
+    ev_len [0] = 0;
+    ev_values [1] = db_array_finish (&seqs, &ev_len [1]);
+    ev_values [2] = db_array_finish (&kinds, &ev_len [2]);
+    ev_values [3] = db_array_finish (&actors, &ev_len [3]);
+    ev_values [4] = db_array_finish (&request_ids, &ev_len [4]);
+    ev_values [5] = db_array_finish (&bodies, &ev_len [5]);
+    rq_values [0] = db_array_finish (&users, &rq_len [0]);
+    rq_values [1] = db_array_finish (&ids, &rq_len [1]);
+    rq_values [2] = db_array_finish (&replies, &rq_len [2]);
+    static const int ev_formats [6] = { 0, 1, 1, 1, 1, 1 };
+    static const int rq_formats [3] = { 1, 1, 1 };
+    db_stmt_t stmts [3];
+    int n = 0;
+    if (seqs.count > 0)
+        stmts [n++] = (db_stmt_t) {
+            .sql = "INSERT INTO events (seq, at, kind, actor, request_id, body) "
+                   "SELECT s, to_timestamp($1::float8 / 1000000), k, a, r, b "
+                   "FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], "
+                   "$6::bytea[]) AS u (s, k, a, r, b)",
+            .nparams = 6, .values = ev_values, .lengths = ev_len,
+            .formats = ev_formats };
+    if (users.count > 0)
+        stmts [n++] = (db_stmt_t) {
+            .sql = "INSERT INTO requests (user_name, request_id, reply) "
+                   "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])",
+            .nparams = 3, .values = rq_values, .lengths = rq_len,
+            .formats = rq_formats };
+    stmts [n++] = (db_stmt_t) { .sql = "COMMIT" };
+    int rc = db_pipeline (self->db, stmts, n);
+    for (int i = 0; i < n; i++)
+        PQclear (stmts [i].result);
+    db_array_free (&seqs);
+    db_array_free (&kinds);
+    db_array_free (&actors);
+    db_array_free (&request_ids);
+    db_array_free (&bodies);
+    db_array_free (&users);
+    db_array_free (&ids);
+    db_array_free (&replies);
+    if (rc != 0)
+        log_error ("batch commit failed", "error", db_error (self->db));
+    return rc;
 }
 
-//  Tries the batch once in one transaction. Returns 0 on commit, -1 when
-//  a statement failed (everything rolled back, nothing answered).
-static int
-s_try_batch (writer_t *self, job_t **jobs, size_t count, const int *todo)
+//  The context a handler gets for a job.
+static cmdctx_t
+s_context (writer_t *self, job_t *job)
 {
+    cmdctx_t ctx = {
+        .db = self->db, .arena = self->arena, .user = job->user,
+        .role = job->role, .request_id = job->request->request_id,
+        .stream_id = self->stream_id, .tenant = self->tenant,
+        .writer = self,
+    };
+    return ctx;
+}
+
+//  Tries the batch once, in one transaction. The first round trip holds
+//  BEGIN, the stored-reply lookup and the statements of every planned
+//  command; then the other commands run, one statement at a time; the
+//  last round trip holds the events, the replies to keep, and COMMIT.
+//  Returns 1 when committed, 0 when the lookup found request ids seen
+//  before (those jobs are answered, nothing else done: try again), -1
+//  when a statement failed (rolled back, nothing answered).
+static int
+s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
+{
+    size_t to_run = 0;
+    for (size_t i = 0; i < count; i++)
+        to_run += todo [i] == 1;
+    if (to_run == 0)
+        return 1;
     size_t first_event = self->n_events;
     uint64_t first_seq = self->next_seq;
     int users_changed = 0;
     self->batch_us = wire_now_us ();
-    if (db_command (self->db, "BEGIN") != 0)
-        return -1;
+    db_stmt_t *stmts = arena_alloc (self->arena, (count + 2) * sizeof *stmts);
+    int *planned = arena_alloc (self->arena, count * sizeof *planned);
+    Recoup__Reply **replies = arena_alloc (self->arena, count * sizeof *replies);
+    db_array_t names, ids;
+    const char *lookup_values [2];
+    int lookup_lengths [2];
+    stmts [0] = (db_stmt_t) { .sql = "BEGIN" };
+    s_lookup_stmt (jobs, count, todo, &names, &ids, lookup_values,
+                   lookup_lengths, &stmts [1]);
+    int n = 2;
+    for (size_t i = 0; i < count; i++) {
+        planned [i] = -1;
+        if (todo [i] != 1)
+            continue;
+        replies [i] = arena_alloc (self->arena, sizeof (Recoup__Reply));
+        recoup__reply__init (replies [i]);
+        if (!jobs [i]->command->plan)
+            continue;
+        cmdctx_t ctx = s_context (self, jobs [i]);
+        db_stmt_t stmt = { .sql = NULL };
+        if (jobs [i]->command->plan (&ctx, jobs [i]->request, replies [i], &stmt) != 0)
+            goto fail;
+        if (stmt.sql) {
+            planned [i] = n;
+            stmts [n++] = stmt;
+        }
+    }
+    int rc = db_pipeline (self->db, stmts, n);
+    db_array_free (&names);
+    db_array_free (&ids);
+    if (rc != 0) {
+        log_error ("batch failed", "error", db_error (self->db));
+        goto fail;
+    }
+    if (s_answer_stored (jobs, count, todo, stmts [1].result) > 0) {
+        for (int i = 0; i < n; i++)
+            PQclear (stmts [i].result);
+        db_command (self->db, "ROLLBACK");
+        return 0;
+    }
     for (size_t i = 0; i < count; i++) {
         if (todo [i] != 1)
             continue;
         job_t *job = jobs [i];
-        cmdctx_t ctx = {
-            .db = self->db, .arena = self->arena, .user = job->user,
-            .role = job->role, .request_id = job->request->request_id,
-            .stream_id = self->stream_id, .tenant = self->tenant,
-            .writer = self,
-        };
-        Recoup__Reply reply = RECOUP__REPLY__INIT;
-        if (job->command->run (&ctx, job->request, &reply) != 0) {
+        cmdctx_t ctx = s_context (self, job);
+        int failed = 0;
+        if (planned [i] >= 0)
+            failed = job->command->finish (&ctx, job->request,
+                                           stmts [planned [i]].result, replies [i]);
+        else if (job->command->run)
+            failed = job->command->run (&ctx, job->request, replies [i]);
+        if (failed) {
             log_error ("command failed", "command", job->command->name,
                        "user", job->user, "error", db_error (self->db));
+            for (int s = 0; s < n; s++)
+                PQclear (stmts [s].result);
             goto rollback;
         }
         users_changed |= ctx.users_changed;
         job->store = 1;
-        job_set_reply (job, &reply);
+        job_set_reply (job, replies [i]);
     }
+    for (int i = 0; i < n; i++)
+        PQclear (stmts [i].result);
     if (s_commit (self, jobs, count, todo, first_event) != 0)
         goto rollback;
     self->users_changed |= users_changed;
-    return 0;
+    return 1;
+fail:
+    db_array_free (&names);
+    db_array_free (&ids);
 rollback:
     if (db_ok (self->db))
         db_command (self->db, "ROLLBACK");
@@ -401,23 +457,26 @@ writer_run (writer_t *self, job_t **jobs, size_t count)
     int *todo = calloc (count, sizeof *todo);
     if (!todo)
         abort ();
-    int remaining = db_ok (self->db) ? s_answer_stored (self, jobs, count, todo)
-                                     : -1;
-    int failed = 0;
-    if (remaining > 0 && s_try_batch (self, jobs, count, todo) != 0) {
-        failed = 1;
+    s_mark_repeats (jobs, count, todo);
+    int rc = -1;
+    if (db_ok (self->db)) {
+        //  Each retry answers at least one job from its stored reply.
+        do
+            rc = s_try_batch (self, jobs, count, todo);
+        while (rc == 0);
+    }
+    int failed = rc < 0;
+    if (failed && count > 1 && db_ok (self->db)) {
         //  One command spoiled the batch. Run each alone, so only the
         //  guilty one fails.
-        if (count > 1 && db_ok (self->db)) {
-            for (size_t i = 0; i < count; i++)
-                if (todo [i] == 1)
-                    writer_run (self, &jobs [i], 1);
-            failed = 0;
-        }
+        for (size_t i = 0; i < count; i++)
+            if (todo [i] == 1)
+                writer_run (self, &jobs [i], 1);
+        failed = 0;
     }
     arena_reset (self->arena);
     for (size_t i = 0; i < count; i++) {
-        if (remaining < 0 || (failed && todo [i] == 1)) {
+        if (failed && todo [i] == 1) {
             int down = !db_ok (self->db);
             char message [1200];
             snprintf (message, sizeof message, "%s: %s",
