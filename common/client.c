@@ -19,7 +19,8 @@ struct client_t {
     char endpoint [256];        //  for messages
     int connected;              //  ever had a TCP connection
     int ready;                  //  ever completed a handshake
-    int refused;                //  handshake refused by the server
+    int refused;                //  1: refused by ZAP; 2: failed, no detail
+    int bad_handshakes;         //  failures without detail so far
 };
 
 void *
@@ -33,7 +34,8 @@ client_monitor_new (void *ctx, void *socket, const char *tag)
                             ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
                             | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
                             | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
         return NULL;
     void *monitor = zmq_socket (ctx, ZMQ_PAIR);
     int linger = 0;
@@ -74,6 +76,8 @@ client_monitor_read (void *monitor, int *connected, int *ready, int *refused,
         if ((event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
              || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) && refused)
             *refused = 1;
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && refused && !*refused)
+            *refused = 2;
         if (event == ZMQ_EVENT_DISCONNECTED && disconnected)
             *disconnected = 1;
     }
@@ -184,7 +188,7 @@ client_call (client_t *self, Recoup__Request *request, int timeout_ms,
             int disconnected = 0;
             client_monitor_read (self->monitor, &self->connected, &self->ready,
                                  &self->refused, &disconnected);
-            if (self->refused) {
+            if (self->refused == 1) {
                 *status = CLIENT_REFUSED;
                 snprintf (err, errlen,
                           "the server at %s refused this key: the user is "
@@ -192,6 +196,18 @@ client_call (client_t *self, Recoup__Request *request, int timeout_ms,
                           self->endpoint);
                 goto done;
             }
+            //  Handshakes that fail without a word, again and again: the
+            //  identity's server key is not this server's.
+            if (self->refused == 2 && ++self->bad_handshakes >= 3 && !self->ready) {
+                *status = CLIENT_REFUSED;
+                snprintf (err, errlen,
+                          "the CURVE handshake with %s keeps failing: is "
+                          "server_public_key in the identity file this "
+                          "server's key?", self->endpoint);
+                goto done;
+            }
+            if (self->refused == 2)
+                self->refused = 0;
             //  The connection dropped: whatever we sent may be lost.
             if (disconnected)
                 resend_at = 0;
@@ -218,7 +234,12 @@ client_call (client_t *self, Recoup__Request *request, int timeout_ms,
             snprintf (err, errlen, "the server sent a reply that does not parse");
             goto done;
         }
-        if (strcmp (got->request_id, request->request_id) != 0) {
+        //  An error without a request id is the server saying it could
+        //  not read ours (too large, not protobuf): it answers this call.
+        int ours = strcmp (got->request_id, request->request_id) == 0
+                   || (*got->request_id == 0
+                       && got->result_case == RECOUP__REPLY__RESULT_ERROR);
+        if (!ours) {
             recoup__reply__free_unpacked (got, NULL);
             continue;               //  a late reply to an earlier request
         }
@@ -236,7 +257,7 @@ client_call (client_t *self, Recoup__Request *request, int timeout_ms,
     }
     client_monitor_read (self->monitor, &self->connected, &self->ready,
                          &self->refused, NULL);
-    if (self->refused) {
+    if (self->refused == 1) {
         *status = CLIENT_REFUSED;
         snprintf (err, errlen, "the server at %s refused this key: the user "
                   "is unknown, revoked, or not allowed on this socket",

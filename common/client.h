@@ -44,7 +44,8 @@ void *client_socket (client_t *self);
 void *client_monitor_new (void *ctx, void *socket, const char *tag);
 
 //  Reads pending monitor events: sets *connected on a TCP connect,
-//  *ready on a successful handshake, *refused on an auth failure,
+//  *ready on a successful handshake, *refused to 1 on an auth failure
+//  (or 2 on a handshake failure without detail, e.g. a wrong server key),
 //  *disconnected on a disconnect. Flags are only ever set, not cleared.
 void client_monitor_read (void *monitor, int *connected, int *ready,
                           int *refused, int *disconnected);

@@ -301,10 +301,13 @@ sync_start (sync_t *self, sync_start_t start, uint64_t after, char *err,
                   reply->status->stream_id);
         self->last = self->head = reply->status->seq;
         recoup__reply__free_unpacked (reply, NULL);
+        s_save_state (self);
         return 0;
     }
     self->last = after;
-    return s_catch_up (self, after + 1, err, errlen) < 0 ? -1 : 0;
+    int rc = s_catch_up (self, after + 1, err, errlen) < 0 ? -1 : 0;
+    s_save_state (self);
+    return rc;
 }
 
 //  Handles one publication [topic, body]. Returns events applied or -1.
@@ -399,6 +402,8 @@ sync_poll (sync_t *self, int timeout_ms, char *err, size_t errlen)
         if (items [1].revents & ZMQ_POLLIN) {
             client_monitor_read (self->monitor, NULL, &self->ready, &self->refused,
                                  NULL);
+            if (self->refused == 2)
+                self->refused = 0;      //  counted by the command client
             if (self->refused) {
                 snprintf (err, errlen,
                           "the server at %s refused this key on the event "

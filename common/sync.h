@@ -7,8 +7,10 @@
     3. apply only events with seq = last + 1; an event further ahead, or a
        heartbeat announcing a higher seq, means a gap: replay the hole
        over the command socket, then go on;
-    4. persist (stream id, last seq) after each applied event when a state
-       file is set, so a restart of the client resumes where it stopped.
+    4. persist (stream id, last seq) after each sync_start and sync_poll
+       when a state file is set, so a restart of the client resumes where
+       it stopped (events applied since the last save are delivered again
+       after a crash: apply them idempotently, by seq).
        A different stream id (the server's database was replaced) starts
        again from a snapshot.
 

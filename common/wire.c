@@ -101,6 +101,49 @@ wire_format_time (int64_t us, char *buf, size_t len)
 }
 
 int
+wire_check_utf8 (const ProtobufCMessage *message, char *path, size_t len)
+{
+    const ProtobufCMessageDescriptor *desc = message->descriptor;
+    const char *base = (const char *) message;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *field = &desc->fields [i];
+        if (field->type != PROTOBUF_C_TYPE_STRING
+            && field->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+            && *(const uint32_t *) (base + field->quantifier_offset) != field->id)
+            continue;
+        size_t count = 1;
+        const void *const *items = (const void *const *) (base + field->offset);
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            count = *(const size_t *) (base + field->quantifier_offset);
+            items = *(const void *const *const *) (base + field->offset);
+        }
+        for (size_t j = 0; j < count; j++) {
+            const void *item = items [j];
+            if (!item)
+                continue;
+            int bad = 0;
+            if (field->type == PROTOBUF_C_TYPE_STRING)
+                bad = !wire_utf8_valid (item, NULL);
+            else {
+                char inner [128] = "";
+                bad = wire_check_utf8 (item, inner, sizeof inner) != 0;
+                if (bad) {
+                    snprintf (path, len, "%s.%s", field->name, inner);
+                    return -1;
+                }
+            }
+            if (bad) {
+                snprintf (path, len, "%s", field->name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int
 wire_utf8_valid (const char *text, size_t *chars)
 {
     const unsigned char *p = (const unsigned char *) text;

@@ -56,9 +56,11 @@ const char *wire_format_time (int64_t us, char *buf, size_t len);
 
 #endif
 
-#ifndef RECOUP_WIRE_UTF8
-#define RECOUP_WIRE_UTF8
 //  True if text is valid UTF-8 (no overlongs, no surrogates, no NUL).
 //  When chars is not NULL it gets the number of code points.
 int wire_utf8_valid (const char *text, size_t *chars);
-#endif
+
+//  Checks every string field of a message (nested ones too) is valid
+//  UTF-8; protobuf-c does not. Returns 0, or -1 with the dotted path of
+//  the first bad field in `path` (e.g. "note_post.text").
+int wire_check_utf8 (const ProtobufCMessage *message, char *path, size_t len);

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #define ADMIN ROLE_BIT (RECOUP__ROLE__ADMIN)
-#define MANAGER ROLE_BIT (RECOUP__ROLE__MANAGER)
 
 static const command_t s_commands [] = {
     { .which = RECOUP__REQUEST__COMMAND_STATUS, .name = "status",
@@ -21,7 +20,7 @@ static const command_t s_commands [] = {
     { .which = RECOUP__REQUEST__COMMAND_USER_ADD, .name = "user_add",
       .roles = ADMIN, .writes = 1, .run = cmd_user_add },
     { .which = RECOUP__REQUEST__COMMAND_USER_LIST, .name = "user_list",
-      .roles = ADMIN | MANAGER, .run = cmd_user_list },
+      .roles = ROLES_READERS, .run = cmd_user_list },
     { .which = RECOUP__REQUEST__COMMAND_USER_REVOKE, .name = "user_revoke",
       .roles = ADMIN, .writes = 1, .run = cmd_user_revoke },
     { .which = RECOUP__REQUEST__COMMAND_NOTE_POST, .name = "note_post",

@@ -31,6 +31,7 @@ typedef struct {
     const char *tenant;         //  this database's tenant
     writer_t *writer;           //  for cmd_emit; NULL for read commands
     int users_changed;          //  set by handlers that touch users
+    uint64_t published_seq;     //  last event published when it arrived
 } cmdctx_t;
 
 //  Handlers fill `reply` (its result, or an error through cmd_error) and

@@ -1,7 +1,14 @@
 /*  job: a request in flight. See job.h.                                 */
 #include "job.h"
 
+#include <sodium.h>
 #include <stdlib.h>
+
+void
+job_hash (job_t *self, const void *data, size_t len)
+{
+    crypto_generichash (self->hash, sizeof self->hash, data, len, NULL, 0);
+}
 
 void
 job_destroy (job_t **self_p)

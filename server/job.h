@@ -20,8 +20,13 @@ typedef struct {
     uint8_t *reply;             //  packed reply (malloc), owned
     size_t reply_len;           //  its size
     int store;                  //  keep the reply in `requests`
+    uint8_t hash [32];          //  BLAKE2b of the request as received
+    uint64_t published_seq;     //  last published seq when it arrived
     long long received_ms;      //  for latency logging
 } job_t;
+
+//  Records the hash of the request bytes (to tell retries from reuse).
+void job_hash (job_t *self, const void *data, size_t len);
 
 //  Frees the job and everything it owns; sets *self_p to NULL.
 void job_destroy (job_t **self_p);

@@ -85,7 +85,8 @@ cmd_status (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
     status->uptime_s = (status->server_time_us - s_started_us) / 1000000;
     int64_t head = db_ok (ctx->db) ? s_head (ctx) : -1;
     status->database_ok = head >= 0;
-    status->seq = head >= 0 ? (uint64_t) head : 0;
+    //  Without the database, the last event published is the best answer.
+    status->seq = head >= 0 ? (uint64_t) head : ctx->published_seq;
     reply->result_case = RECOUP__REPLY__RESULT_STATUS;
     reply->status = status;
     return 0;
@@ -212,7 +213,7 @@ s_run_job (job_t *job, db_t *db, arena_t *arena, const char *stream_id,
     cmdctx_t ctx = {
         .db = db, .arena = arena, .user = job->user, .role = job->role,
         .request_id = job->request->request_id, .stream_id = stream_id,
-        .tenant = tenant, .writer = NULL,
+        .tenant = tenant, .writer = NULL, .published_seq = job->published_seq,
     };
     Recoup__Reply reply = RECOUP__REPLY__INIT;
     if (job->command->run (&ctx, job->request, &reply) != 0) {
@@ -241,14 +242,18 @@ s_reader_main (void *arg)
     db_t *db = db_new (self->conninfo, "reader");
     arena_t *arena = arena_new ();
     char stream_id [64] = "", tenant [64] = "default";
+    int64_t next_connect_ms = 0;
     while (1) {
         job_t *job = NULL;
         if (zmq_recv (pipe, &job, sizeof job, 0) != sizeof job)
             continue;
         if (!job)
             break;                  //  the main thread says stop
-        if (!db_ok (db)) {
+        //  While the database is down, try again at most once a second
+        //  and answer the rest at once (UNAVAILABLE) instead of queueing.
+        if (!db_ok (db) && wire_clock_ms () >= next_connect_ms) {
             char err [512];
+            next_connect_ms = wire_clock_ms () + 1000;
             if (db_connect (db, err, sizeof err) != 0
                 || s_load_meta (db, stream_id, sizeof stream_id, tenant,
                                 sizeof tenant) != 0)

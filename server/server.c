@@ -199,9 +199,15 @@ s_open_sockets (server_t *self, const char *commands, const char *events)
     return 0;
 }
 
+//  Closes both public sockets; `linger_ms` lets queued replies and
+//  events go out first.
 static void
-s_close_sockets (server_t *self)
+s_close_sockets (server_t *self, int linger_ms)
 {
+    if (self->router)
+        zmq_setsockopt (self->router, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    if (self->pub)
+        zmq_setsockopt (self->pub, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
     if (self->router) {
         zmq_unbind (self->router, self->commands_bound);
         zmq_close (self->router);
@@ -224,7 +230,7 @@ s_rotate_sockets (server_t *self)
     char commands [256], events [256];
     snprintf (commands, sizeof commands, "%s", self->commands_bound);
     snprintf (events, sizeof events, "%s", self->events_bound);
-    s_close_sockets (self);
+    s_close_sockets (self, 100);
     if (s_open_sockets (self, commands, events) != 0) {
         log_error ("cannot reopen sockets after a revocation; stopping");
         s_interrupted = 1;
@@ -334,6 +340,8 @@ s_receive (server_t *self, int *empty)
         s_refuse (self, &job, RECOUP__ERROR_CODE__TOO_LARGE, NULL, message);
         return NULL;
     }
+    job_hash (job, zmq_msg_data (payload), size);
+    job->published_seq = writer_last_published (self->writer);
     job->request = recoup__request__unpack (NULL, size, zmq_msg_data (payload));
     for (int i = 1; i < count; i++)
         zmq_msg_close (&frames [i]);
@@ -350,6 +358,13 @@ s_receive (server_t *self, int *empty)
                   request->protocol_version, PROTOCOL_VERSION);
         s_refuse (self, &job, RECOUP__ERROR_CODE__UNSUPPORTED_VERSION,
                   "protocol_version", message);
+        return NULL;
+    }
+    char path [160];
+    if (wire_check_utf8 (&request->base, path, sizeof path) != 0) {
+        char message [200];
+        snprintf (message, sizeof message, "%s is not valid UTF-8", path);
+        s_refuse (self, &job, RECOUP__ERROR_CODE__INVALID_ARGUMENT, path, message);
         return NULL;
     }
     if (!wire_request_id_valid (request->request_id)) {
@@ -446,6 +461,7 @@ s_run_internal (server_t *self, Recoup__Request *request)
     job_t *job = calloc (1, sizeof *job);
     zmq_msg_init (&job->routing);
     job->request = recoup__request__unpack (NULL, len, packed);
+    job_hash (job, packed, len);
     free (packed);
     job->command = commands_find (request->command_case);
     job->role = RECOUP__ROLE__ADMIN;
@@ -457,24 +473,44 @@ s_run_internal (server_t *self, Recoup__Request *request)
     return reply;
 }
 
+//  The endpoint clients should use for a bound one: a wildcard address
+//  (tcp://0.0.0.0:P, tcp://*:P, tcp://[::]:P) becomes this host's name.
+static void
+s_advertised (const char *bound, char *out, size_t len)
+{
+    const char *wild [] = { "tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:" };
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen (wild [i]);
+        if (strncmp (bound, wild [i], n) == 0) {
+            char host [256] = "localhost";
+            gethostname (host, sizeof host - 1);
+            snprintf (out, len, "tcp://%s:%s", host, bound + n);
+            return;
+        }
+    }
+    snprintf (out, len, "%s", bound);
+}
+
 //  On first start (no DIR/admin.identity): creates an admin user with a
 //  new keypair and writes its identity file. Later starts keep the file's
 //  endpoints in step with the sockets.
 static int
 s_admin_identity (server_t *self)
 {
-    char path [PATH_MAX + 32], err [512];
+    char path [PATH_MAX + 32], err [512], commands [256], events [256];
     snprintf (path, sizeof path, "%s/admin.identity", self->datadir);
+    s_advertised (self->commands_bound, commands, sizeof commands);
+    s_advertised (self->events_bound, events, sizeof events);
     identity_t admin;
     if (access (path, F_OK) == 0) {
         if (identity_load (&admin, path, 0, err, sizeof err) != 0) {
             log_warn ("cannot read admin identity", "error", err);
             return 0;
         }
-        if (strcmp (admin.commands, self->commands_bound) != 0
-            || strcmp (admin.events, self->events_bound) != 0) {
-            snprintf (admin.commands, sizeof admin.commands, "%s", self->commands_bound);
-            snprintf (admin.events, sizeof admin.events, "%s", self->events_bound);
+        if (strcmp (admin.commands, commands) != 0
+            || strcmp (admin.events, events) != 0) {
+            snprintf (admin.commands, sizeof admin.commands, "%s", commands);
+            snprintf (admin.events, sizeof admin.events, "%s", events);
             if (identity_save (&admin, path, 0, 0, err, sizeof err) != 0)
                 log_warn ("cannot update admin identity", "error", err);
         }
@@ -523,8 +559,8 @@ s_admin_identity (server_t *self)
             return -1;
         }
     }
-    snprintf (admin.commands, sizeof admin.commands, "%s", self->commands_bound);
-    snprintf (admin.events, sizeof admin.events, "%s", self->events_bound);
+    snprintf (admin.commands, sizeof admin.commands, "%s", commands);
+    snprintf (admin.events, sizeof admin.events, "%s", events);
     snprintf (admin.server_public, sizeof admin.server_public, "%s",
               self->keys.public_key);
     int rc = identity_save (&admin, path, 0, 1, err, sizeof err);
@@ -713,7 +749,7 @@ s_stop (server_t *self)
     char path [PATH_MAX + 16];
     snprintf (path, sizeof path, "%s/ready", self->datadir);
     unlink (path);
-    s_close_sockets (self);
+    s_close_sockets (self, 0);
     if (self->reader) {
         //  Wait for jobs in flight, then tell the reader to stop.
         job_t *job;

@@ -32,6 +32,7 @@ struct writer_t {
     size_t cap_events;          //  entries allocated
     int64_t batch_us;           //  commit time stamped on the batch's events
     int users_changed;          //  a committed batch touched users
+    int started;                //  writer_prepare has run once
     char stream_id [64];        //  meta.stream_id
     char tenant [64];           //  meta.tenant
 };
@@ -130,6 +131,12 @@ writer_prepare (writer_t *self, char *err, size_t errlen)
     snprintf (self->tenant, sizeof self->tenant, "%s", PQgetvalue (res, 0, 1));
     self->next_seq = strtoull (PQgetvalue (res, 0, 2), NULL, 10) + 1;
     PQclear (res);
+    //  On first start, what is in the database went out before (or a
+    //  subscriber recovers it by replay): do not publish history again.
+    if (!self->started) {
+        self->last_published = self->next_seq - 1;
+        self->started = 1;
+    }
     //  Events pending from before the reconnect may or may not have been
     //  committed: the database decides, in writer_publish.
     s_truncate_events (self, 0);
@@ -227,9 +234,9 @@ s_lookup_stmt (job_t **jobs, size_t count, const int *todo, db_array_t *names,
     //  LIMIT 1 keeps the lookup a nested loop over the primary key,
     //  whatever the planner guesses about the arrays.
     *stmt = (db_stmt_t) {
-        .sql = "SELECT k.u, k.id, r.reply "
+        .sql = "SELECT k.u, k.id, r.reply, r.request_hash "
                "FROM unnest($1::text[], $2::text[]) AS k (u, id) "
-               "CROSS JOIN LATERAL (SELECT reply FROM requests "
+               "CROSS JOIN LATERAL (SELECT reply, request_hash FROM requests "
                "  WHERE user_name = k.u AND request_id = k.id LIMIT 1) AS r",
         .nparams = 2, .values = values, .lengths = lengths, .formats = formats };
 }
@@ -244,13 +251,28 @@ s_answer_stored (job_t **jobs, size_t count, int *todo, PGresult *res)
             if (todo [i] != 1 || strcmp (PQgetvalue (res, r, 0), jobs [i]->user) != 0
                 || strcmp (PQgetvalue (res, r, 1), jobs [i]->request->request_id) != 0)
                 continue;
-            size_t len;
+            size_t len, hash_len;
             unsigned char *raw = PQunescapeBytea (
                 (const unsigned char *) PQgetvalue (res, r, 2), &len);
-            if (!raw)
+            unsigned char *hash = PQunescapeBytea (
+                (const unsigned char *) PQgetvalue (res, r, 3), &hash_len);
+            if (!raw || !hash)
                 abort ();
-            s_mark_replayed (jobs [i], raw, len);
+            if (hash_len == sizeof jobs [i]->hash
+                && memcmp (hash, jobs [i]->hash, hash_len) == 0)
+                s_mark_replayed (jobs [i], raw, len);
+            else {
+                //  Same id, other request: a client bug, not a retry.
+                char message [200];
+                snprintf (message, sizeof message,
+                          "request id '%s' was already used for a different "
+                          "request; use a new id for each command",
+                          jobs [i]->request->request_id);
+                job_set_error (jobs [i], RECOUP__ERROR_CODE__CONFLICT,
+                               "request_id", message);
+            }
             PQfreemem (raw);
+            PQfreemem (hash);
             todo [i] = 0;
             found++;
             break;
@@ -265,7 +287,7 @@ static int
 s_commit (writer_t *self, job_t **jobs, size_t count, const int *todo,
           size_t first_event)
 {
-    db_array_t seqs, kinds, actors, request_ids, bodies, users, ids, replies;
+    db_array_t seqs, kinds, actors, request_ids, bodies, users, ids, replies, hashes;
     db_array_init (&seqs, DB_OID_INT8);
     db_array_init (&kinds, DB_OID_TEXT);
     db_array_init (&actors, DB_OID_TEXT);
@@ -274,6 +296,7 @@ s_commit (writer_t *self, job_t **jobs, size_t count, const int *todo,
     db_array_init (&users, DB_OID_TEXT);
     db_array_init (&ids, DB_OID_TEXT);
     db_array_init (&replies, DB_OID_BYTEA);
+    db_array_init (&hashes, DB_OID_BYTEA);
     for (size_t i = first_event; i < self->n_events; i++) {
         pending_event_t *event = &self->events [i];
         db_array_add_int8 (&seqs, (int64_t) event->seq);
@@ -288,11 +311,12 @@ s_commit (writer_t *self, job_t **jobs, size_t count, const int *todo,
         db_array_add_text (&users, jobs [i]->user);
         db_array_add_text (&ids, jobs [i]->request->request_id);
         db_array_add (&replies, jobs [i]->reply, jobs [i]->reply_len);
+        db_array_add (&hashes, jobs [i]->hash, sizeof jobs [i]->hash);
     }
     char at [24];
     snprintf (at, sizeof at, "%" PRId64, self->batch_us);
-    int ev_len [6], rq_len [3];
-    const char *ev_values [6], *rq_values [3];
+    int ev_len [6], rq_len [4];
+    const char *ev_values [6], *rq_values [4];
     ev_values [0] = at;
     ev_len [0] = 0;
     ev_values [1] = db_array_finish (&seqs, &ev_len [1]);
@@ -303,8 +327,9 @@ s_commit (writer_t *self, job_t **jobs, size_t count, const int *todo,
     rq_values [0] = db_array_finish (&users, &rq_len [0]);
     rq_values [1] = db_array_finish (&ids, &rq_len [1]);
     rq_values [2] = db_array_finish (&replies, &rq_len [2]);
+    rq_values [3] = db_array_finish (&hashes, &rq_len [3]);
     static const int ev_formats [6] = { 0, 1, 1, 1, 1, 1 };
-    static const int rq_formats [3] = { 1, 1, 1 };
+    static const int rq_formats [4] = { 1, 1, 1, 1 };
     db_stmt_t stmts [3];
     int n = 0;
     if (seqs.count > 0)
@@ -317,9 +342,10 @@ s_commit (writer_t *self, job_t **jobs, size_t count, const int *todo,
             .formats = ev_formats };
     if (users.count > 0)
         stmts [n++] = (db_stmt_t) {
-            .sql = "INSERT INTO requests (user_name, request_id, reply) "
-                   "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])",
-            .nparams = 3, .values = rq_values, .lengths = rq_len,
+            .sql = "INSERT INTO requests (user_name, request_id, reply, request_hash) "
+                   "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], "
+                   "$4::bytea[])",
+            .nparams = 4, .values = rq_values, .lengths = rq_len,
             .formats = rq_formats };
     stmts [n++] = (db_stmt_t) { .sql = "COMMIT" };
     int rc = db_pipeline (self->db, stmts, n);
@@ -333,6 +359,7 @@ s_commit (writer_t *self, job_t **jobs, size_t count, const int *todo,
     db_array_free (&users);
     db_array_free (&ids);
     db_array_free (&replies);
+    db_array_free (&hashes);
     if (rc != 0)
         log_error ("batch commit failed", "error", db_error (self->db));
     return rc;
@@ -488,8 +515,24 @@ writer_run (writer_t *self, job_t **jobs, size_t count)
                            NULL, message);
         }
         else if (todo [i] < 0) {
+            //  A copy of a request in this batch: the same answer, marked
+            //  replayed when it was kept (errors that were not kept, like
+            //  UNAVAILABLE, are just repeated).
             job_t *first = jobs [-1 - todo [i]];
-            s_mark_replayed (jobs [i], first->reply, first->reply_len);
+            if (memcmp (first->hash, jobs [i]->hash, sizeof first->hash) != 0)
+                job_set_error (jobs [i], RECOUP__ERROR_CODE__CONFLICT, "request_id",
+                               "request id already used for a different request "
+                               "in the same moment; use a new id for each command");
+            else if (first->store)
+                s_mark_replayed (jobs [i], first->reply, first->reply_len);
+            else {
+                free (jobs [i]->reply);
+                jobs [i]->reply = malloc (first->reply_len);
+                if (!jobs [i]->reply)
+                    abort ();
+                memcpy (jobs [i]->reply, first->reply, first->reply_len);
+                jobs [i]->reply_len = first->reply_len;
+            }
         }
     }
     free (todo);

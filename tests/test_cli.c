@@ -143,7 +143,8 @@ test_keygen_user_lifecycle (void **state)
     s_run (&run, "--identity '%s' user list --json", s_admin);
     assert_int_equal (run.status, 0);
     assert_non_null (strstr (run.out, "\"name\":\"zoe\",\"role\":\"sales\""));
-    s_run (&run, "--identity '%s' user list", s_admin);
+    s_run (&run, "--identity '%s' user list", zoe);
+    assert_int_equal (run.status, 0);
     assert_non_null (strstr (run.out, "zoe"));
     assert_non_null (strstr (run.out, "active"));
 

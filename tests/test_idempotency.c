@@ -148,6 +148,22 @@ test_duplicates_in_one_batch_run_once (void **state)
 }
 
 static void
+test_reused_id_for_another_request_is_a_conflict (void **state)
+{
+    (void) state;
+    Recoup__Reply *first = s_note (&s_server.admin, "reused", "the original");
+    assert_int_equal (first->result_case, RECOUP__REPLY__RESULT_NOTE_POST);
+    Recoup__Reply *second = s_note (&s_server.admin, "reused", "something else");
+    assert_int_equal (second->result_case, RECOUP__REPLY__RESULT_ERROR);
+    assert_int_equal (second->error->code, RECOUP__ERROR_CODE__CONFLICT);
+    assert_string_equal (second->error->field, "request_id");
+    assert_false (second->replayed);
+    assert_int_equal (s_count_notes ("something else"), 0);
+    recoup__reply__free_unpacked (first, NULL);
+    recoup__reply__free_unpacked (second, NULL);
+}
+
+static void
 test_refusals_are_stored_too (void **state)
 {
     (void) state;
@@ -217,6 +233,7 @@ main (void)
         cmocka_unit_test (test_retry_returns_stored_reply),
         cmocka_unit_test (test_same_id_other_user_is_another_request),
         cmocka_unit_test (test_duplicates_in_one_batch_run_once),
+        cmocka_unit_test (test_reused_id_for_another_request_is_a_conflict),
         cmocka_unit_test (test_refusals_are_stored_too),
         cmocka_unit_test (test_retry_after_restart_not_executed_twice),
         cmocka_unit_test (test_retry_after_crash_not_executed_twice),

@@ -206,6 +206,14 @@ test_invalid_arguments_name_their_field (void **state)
     request.request_id = "bad-subject";
     s_expect_error (s_send_request (&request), RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                     "note_post.subject");
+    //  Any string field, of any command, is checked.
+    Recoup__UserRevokeRequest revoke = RECOUP__USER_REVOKE_REQUEST__INIT;
+    revoke.name = "\xc3";
+    request.command_case = RECOUP__REQUEST__COMMAND_USER_REVOKE;
+    request.user_revoke = &revoke;
+    request.request_id = "bad-revoke";
+    s_expect_error (s_send_request (&request), RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                    "user_revoke.name");
     Recoup__UserAddRequest add = RECOUP__USER_ADD_REQUEST__INIT;
     add.name = "eve";
     add.role = (Recoup__Role) 42;

@@ -163,6 +163,24 @@ test_unknown_key_refused_on_both_sockets (void **state)
 }
 
 static void
+test_wrong_server_key_is_reported (void **state)
+{
+    (void) state;
+    identity_t confused = s_server.admin;
+    identity_t other;
+    identity_generate (&other);
+    memcpy (confused.server_public, other.public_key, sizeof confused.server_public);
+    client_status_t status;
+    long long start = th_now_ms ();
+    Recoup__Reply *reply = s_status (&confused, &status);
+    assert_null (reply);
+    assert_int_equal (status, CLIENT_REFUSED);
+    assert_true (th_now_ms () - start < 9000);     //  not the full timeout
+    identity_wipe (&confused);
+    identity_wipe (&other);
+}
+
+static void
 test_importer_may_command_but_not_read_events (void **state)
 {
     (void) state;
@@ -373,8 +391,8 @@ test_each_role_denied_what_it_may_not_do (void **state)
     } roles [] = {
         { "r-admin", RECOUP__ROLE__ADMIN, 0x7f },
         { "r-manager", RECOUP__ROLE__MANAGER, 0x01 | 0x02 | 0x04 | 0x10 | 0x40 },
-        { "r-collector", RECOUP__ROLE__COLLECTOR, 0x01 | 0x02 | 0x04 | 0x40 },
-        { "r-sales", RECOUP__ROLE__SALES, 0x01 | 0x02 | 0x04 | 0x40 },
+        { "r-collector", RECOUP__ROLE__COLLECTOR, 0x01 | 0x02 | 0x04 | 0x10 | 0x40 },
+        { "r-sales", RECOUP__ROLE__SALES, 0x01 | 0x02 | 0x04 | 0x10 | 0x40 },
         { "r-importer", RECOUP__ROLE__IMPORTER, 0x01 },
     };
     for (size_t i = 0; i < sizeof roles / sizeof *roles; i++) {
@@ -421,6 +439,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_unknown_key_refused_on_both_sockets),
+        cmocka_unit_test (test_wrong_server_key_is_reported),
         cmocka_unit_test (test_importer_may_command_but_not_read_events),
         cmocka_unit_test (test_revoked_key_shut_out_within_one_second),
         cmocka_unit_test (test_revoked_by_hand_shut_out_within_one_second),

@@ -42,8 +42,8 @@ CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE ON users
 CREATE FUNCTION recoup_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME
-        USING ERRCODE = 'restrict_violation';
+    RAISE EXCEPTION '% on % is not allowed: the table keeps its history',
+        TG_OP, TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
 END $$;
 
 -- Every change, in the one global order. seq is assigned by recoupd, the
@@ -61,19 +61,28 @@ CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
 
 -- The reply to every command that changed (or refused to change) state,
 -- so that a retried request id is answered and not executed again.
+-- request_hash (BLAKE2b of the request as sent) tells a retry from a
+-- different request that reuses the id.
 CREATE TABLE requests (
     user_name   text NOT NULL,
     request_id  text NOT NULL CHECK (length(request_id) BETWEEN 1 AND 64),
     at          timestamptz NOT NULL DEFAULT now(),
+    request_hash bytea NOT NULL,
     reply       bytea NOT NULL,
     PRIMARY KEY (user_name, request_id)
 );
 CREATE INDEX requests_at ON requests (at);
 
--- The team's shared notes.
+-- Users are revoked, never deleted.
+CREATE TRIGGER users_never_deleted BEFORE DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION recoup_append_only();
+
+-- The team's shared notes. The author is always the authenticated caller
+-- and users are never deleted, so there is no foreign key: on this, the
+-- hottest small command, its row lock on users cost 10% of throughput.
 CREATE TABLE notes (
     id          bigserial PRIMARY KEY,
-    author      text NOT NULL REFERENCES users (name),
+    author      text NOT NULL,
     subject     text NOT NULL DEFAULT '' CHECK (length(subject) <= 200),
     text        text NOT NULL CHECK (length(text) BETWEEN 1 AND 4000),
     created_at  timestamptz NOT NULL DEFAULT now()
