@@ -66,7 +66,7 @@ cmd_keygen (cli_t *cli, int argc, char **argv)
     }
     char err [1024];
     identity_t source, fresh;
-    if (identity_load (&source, from, 0, err, sizeof err) != 0) {
+    if (identity_load (&source, from, IDENTITY_SERVER, err, sizeof err) != 0) {
         cli_fail ("%s", err);
         return EXIT_USAGE;
     }

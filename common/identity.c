@@ -46,7 +46,7 @@ s_set (char *field, size_t size, const char *value)
 }
 
 int
-identity_load (identity_t *self, const char *path, int keys_only,
+identity_load (identity_t *self, const char *path, int mode,
                char *err, size_t errlen)
 {
     memset (self, 0, sizeof *self);
@@ -57,14 +57,7 @@ identity_load (identity_t *self, const char *path, int keys_only,
         return -1;
     }
     struct stat st;
-    if (fstat (fd, &st) == 0 && (st.st_mode & 077) != 0) {
-        snprintf (err, errlen,
-                  "identity file %s is readable by others (mode %03o); "
-                  "it holds a secret key: chmod 600 %s",
-                  path, (unsigned) (st.st_mode & 0777), path);
-        close (fd);
-        return -1;
-    }
+    mode_t file_mode = fstat (fd, &st) == 0 ? st.st_mode & 0777 : 0;
     FILE *file = fdopen (fd, "r");
     if (!file) {
         close (fd);
@@ -119,24 +112,33 @@ identity_load (identity_t *self, const char *path, int keys_only,
     }
     sodium_memzero (line, sizeof line);
     fclose (file);
+    if (rc == 0 && *self->secret_key && (file_mode & 077) != 0) {
+        snprintf (err, errlen,
+                  "identity file %s is readable by others (mode %03o); "
+                  "it holds a secret key: chmod 600 %s",
+                  path, (unsigned) file_mode, path);
+        rc = -1;
+    }
     if (rc == 0) {
         const char *missing = NULL;
-        if (!*self->public_key)
+        int keypair = mode != IDENTITY_SERVER || *self->public_key || *self->secret_key;
+        int server = mode != IDENTITY_KEYS;
+        if (keypair && !*self->public_key)
             missing = "public_key";
-        else if (!*self->secret_key)
+        else if (keypair && !*self->secret_key)
             missing = "secret_key";
-        else if (!keys_only && !*self->server_public)
+        else if (server && !*self->server_public)
             missing = "server_public_key";
-        else if (!keys_only && !*self->commands)
+        else if (server && !*self->commands)
             missing = "commands";
-        else if (!keys_only && !*self->events)
+        else if (server && !*self->events)
             missing = "events";
         if (missing) {
             snprintf (err, errlen, "%s: missing '%s'", path, missing);
             rc = -1;
         }
     }
-    if (rc == 0) {
+    if (rc == 0 && *self->secret_key) {
         //  The public key must belong to the secret key.
         uint8_t secret [32], public [32], derived [32];
         char z85 [IDENTITY_KEY_LEN + 1];
@@ -157,7 +159,7 @@ identity_load (identity_t *self, const char *path, int keys_only,
 }
 
 int
-identity_save (const identity_t *self, const char *path, int keys_only,
+identity_save (const identity_t *self, const char *path, int mode,
                int exclusive, char *err, size_t errlen)
 {
     if (exclusive && access (path, F_OK) == 0) {
@@ -170,15 +172,23 @@ identity_save (const identity_t *self, const char *path, int keys_only,
         snprintf (err, errlen, "path too long: %s", path);
         return -1;
     }
+    mode_t file_mode = mode == IDENTITY_SERVER ? 0644 : 0600;
     int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf (err, errlen, "cannot create %s: %s", temp, strerror (errno));
         return -1;
     }
-    fchmod (fd, 0600);
+    fchmod (fd, file_mode);
     char text [2048];
     int len;
-    if (keys_only)
+    if (mode == IDENTITY_SERVER)
+        len = snprintf (text, sizeof text,
+                        "# recoup server details (no secrets): make your own "
+                        "identity with\n#   recoup keygen --out FILE "
+                        "--server-from THIS-FILE\n"
+                        "commands = %s\nevents = %s\nserver_public_key = %s\n",
+                        self->commands, self->events, self->server_public);
+    else if (mode == IDENTITY_KEYS)
         len = snprintf (text, sizeof text,
                         "# recoup key file: keep secret\n"
                         "public_key = %s\nsecret_key = %s\n",

@@ -21,6 +21,11 @@
 
 #define IDENTITY_KEY_LEN 40
 
+//  What identity_load requires of a file.
+#define IDENTITY_FULL 0         //  endpoints, server key and keypair
+#define IDENTITY_KEYS 1         //  only a keypair (the server's key file)
+#define IDENTITY_SERVER 2       //  endpoints and server key; keypair optional
+
 typedef struct {
     char user [64];                             //  advisory name, may be ""
     char commands [256];                        //  command socket endpoint
@@ -30,16 +35,20 @@ typedef struct {
     char secret_key [IDENTITY_KEY_LEN + 1];     //  this user's secret key
 } identity_t;
 
-//  Reads an identity file. Every key named above is required except
-//  `user`; with `keys_only` only the keypair is required (server.key).
-//  Returns 0, or -1 with a message naming the file and line in err.
-int identity_load (identity_t *self, const char *path, int keys_only,
+//  Reads an identity file; `mode` (IDENTITY_FULL, _KEYS, _SERVER) says
+//  what must be in it. A file holding a secret key must not be readable
+//  by group or others. Returns 0, or -1 with a message naming the file
+//  and line in err.
+int identity_load (identity_t *self, const char *path, int mode,
                    char *err, size_t errlen);
 
-//  Writes the identity to path with mode 0600 (atomically: temp file and
-//  rename). With `exclusive`, refuses to replace an existing file.
-//  Returns 0, or -1 with a message in err.
-int identity_save (const identity_t *self, const char *path, int keys_only,
+//  Writes the identity to path (atomically: temp file and rename): with
+//  IDENTITY_FULL everything, with IDENTITY_KEYS the keypair, both mode
+//  0600; with IDENTITY_SERVER only the endpoints and server key, mode
+//  0644 (nothing secret: what `recoup keygen --server-from` needs). With
+//  `exclusive`, refuses to replace an existing file. Returns 0, or -1
+//  with a message in err.
+int identity_save (const identity_t *self, const char *path, int mode,
                    int exclusive, char *err, size_t errlen);
 
 //  Fills public_key and secret_key with a new CURVE keypair. Returns 0/-1.

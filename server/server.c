@@ -90,7 +90,7 @@ s_load_keys (server_t *self)
         identity_t keys;
         memset (&keys, 0, sizeof keys);
         if (identity_generate (&keys) != 0
-            || identity_save (&keys, path, 1, 1, err, sizeof err) != 0) {
+            || identity_save (&keys, path, IDENTITY_KEYS, 1, err, sizeof err) != 0) {
             log_error ("cannot create server key", "error", err);
             identity_wipe (&keys);
             return -1;
@@ -98,7 +98,7 @@ s_load_keys (server_t *self)
         identity_wipe (&keys);
         log_info ("server keypair created", "file", path);
     }
-    if (identity_load (&self->keys, path, 1, err, sizeof err) != 0) {
+    if (identity_load (&self->keys, path, IDENTITY_KEYS, err, sizeof err) != 0) {
         log_error ("cannot load server key", "error", err);
         return -1;
     }
@@ -502,6 +502,17 @@ s_admin_identity (server_t *self)
     s_advertised (self->commands_bound, commands, sizeof commands);
     s_advertised (self->events_bound, events, sizeof events);
     identity_t admin;
+    //  The server's public details, for handing out.
+    identity_t details;
+    memset (&details, 0, sizeof details);
+    snprintf (details.commands, sizeof details.commands, "%s", commands);
+    snprintf (details.events, sizeof details.events, "%s", events);
+    snprintf (details.server_public, sizeof details.server_public, "%s",
+              self->keys.public_key);
+    char details_path [PATH_MAX + 32];
+    snprintf (details_path, sizeof details_path, "%s/server.identity", self->datadir);
+    if (identity_save (&details, details_path, IDENTITY_SERVER, 0, err, sizeof err) != 0)
+        log_warn ("cannot write server.identity", "error", err);
     if (access (path, F_OK) == 0) {
         if (identity_load (&admin, path, 0, err, sizeof err) != 0) {
             log_warn ("cannot read admin identity", "error", err);

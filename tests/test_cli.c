@@ -125,6 +125,18 @@ test_keygen_user_lifecycle (void **state)
     struct stat st;
     assert_int_equal (stat (zoe, &st), 0);
     assert_int_equal (st.st_mode & 0777, 0600);
+    //  The server's public details (no secret) are enough to start from.
+    char details [PATH_MAX + 64], yan [PATH_MAX + 64];
+    snprintf (details, sizeof details, "%s/server.identity", s_server.data);
+    snprintf (yan, sizeof yan, "%s/yan.identity", s_server.dir);
+    assert_int_equal (stat (details, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0644);
+    char text [2048];
+    s_slurp (details, text, sizeof text);
+    assert_null (strstr (text, "secret_key"));
+    s_run (&run, "keygen --out '%s' --server-from '%s' --json", yan, details);
+    assert_int_equal (run.status, 0);
+    assert_non_null (strstr (run.out, "{\"public_key\":\""));
     //  keygen never overwrites.
     s_run (&run, "keygen --out '%s' --server-from '%s'", zoe, s_admin);
     assert_int_equal (run.status, 2);

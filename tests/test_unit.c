@@ -176,6 +176,21 @@ test_identity_errors (void **state)
               "secret_key = %s\n", a.public_key, a.public_key, a.secret_key);
     assert_int_equal (s_load_text (text, err, sizeof err), -1);
     assert_non_null (strstr (err, "missing 'commands'"));
+    //  Server details alone are enough for IDENTITY_SERVER (keygen's
+    //  --server-from), and such a file may be world-readable.
+    char path [128];
+    s_temp_path (path, sizeof path);
+    FILE *file = fopen (path, "w");
+    fprintf (file, "commands = tcp://x:1\nevents = tcp://x:2\n"
+                   "server_public_key = %s\n", a.public_key);
+    fclose (file);
+    chmod (path, 0644);
+    identity_t server_only;
+    assert_int_equal (identity_load (&server_only, path, IDENTITY_SERVER, err, sizeof err), 0);
+    assert_string_equal (server_only.server_public, a.public_key);
+    assert_int_equal (identity_load (&server_only, path, IDENTITY_FULL, err, sizeof err), -1);
+    assert_non_null (strstr (err, "missing 'public_key'"));
+    unlink (path);
     //  Missing file.
     identity_t id;
     assert_int_equal (identity_load (&id, "/nonexistent/x", 0, err, sizeof err), -1);
