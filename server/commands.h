@@ -41,17 +41,32 @@ typedef struct {
 typedef int (command_fn) (cmdctx_t *ctx, const Recoup__Request *request,
                           Recoup__Reply *reply);
 
+//  What a planned command asks the writer to run.
+typedef struct {
+    const char *sql;            //  NULL: nothing to run (the reply is set)
+    int nparams;                //  number of parameters, all text
+    const char **values;        //  this command's values (in ctx->arena),
+                                //  none NULL
+    int multirow;               //  sql takes each parameter as a text
+                                //  array and returns one row per element,
+                                //  in order (INSERT ... SELECT * FROM
+                                //  unnest ($1::text[], ...) RETURNING ...):
+                                //  the writer sends one statement for all
+                                //  the batch's commands with the same sql
+} cmd_plan_t;
+
 //  Planned commands run in two steps, so that the writer can send the
 //  statements of a whole batch in one round trip: `plan` checks the
 //  request and either answers it (an error through cmd_error, leaving
-//  stmt->sql NULL) or describes the one statement to run (parameter
-//  values in ctx->arena); `finish` gets that statement's result and fills
-//  the reply (and emits events). Both return 0, or -1 on an unexpected
-//  failure.
+//  plan->sql NULL) or describes the statement to run; `finish` gets the
+//  statement's result (and, for a multirow statement, which row is this
+//  command's) and fills the reply (and emits events). Both return 0, or
+//  -1 on an unexpected failure.
 typedef int (command_plan_fn) (cmdctx_t *ctx, const Recoup__Request *request,
-                               Recoup__Reply *reply, db_stmt_t *stmt);
+                               Recoup__Reply *reply, cmd_plan_t *plan);
 typedef int (command_finish_fn) (cmdctx_t *ctx, const Recoup__Request *request,
-                                 PGresult *result, Recoup__Reply *reply);
+                                 PGresult *result, int row,
+                                 Recoup__Reply *reply);
 
 #define ROLE_BIT(r) (1u << (r))
 #define ROLES_ALL (ROLE_BIT (RECOUP__ROLE__ADMIN) | ROLE_BIT (RECOUP__ROLE__MANAGER) \

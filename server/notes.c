@@ -9,7 +9,7 @@
 
 int
 cmd_note_post_plan (cmdctx_t *ctx, const Recoup__Request *request,
-                    Recoup__Reply *reply, db_stmt_t *stmt)
+                    Recoup__Reply *reply, cmd_plan_t *plan)
 {
     const Recoup__NotePostRequest *post = request->note_post;
     size_t chars;
@@ -33,23 +33,24 @@ cmd_note_post_plan (cmdctx_t *ctx, const Recoup__Request *request,
     values [0] = ctx->user;
     values [1] = post->subject;
     values [2] = post->text;
-    stmt->sql = "INSERT INTO notes (author, subject, text) "
-                "VALUES ($1, $2, $3) RETURNING id, created_at";
-    stmt->nparams = 3;
-    stmt->values = values;
+    //  One INSERT for all the notes of a batch.
+    plan->sql = "INSERT INTO notes (author, subject, text) "
+                "SELECT * FROM unnest ($1::text[], $2::text[], $3::text[]) "
+                "RETURNING id, created_at";
+    plan->nparams = 3;
+    plan->values = values;
+    plan->multirow = 1;
     return 0;
 }
 
 int
 cmd_note_post_finish (cmdctx_t *ctx, const Recoup__Request *request,
-                      PGresult *res, Recoup__Reply *reply)
+                      PGresult *res, int row, Recoup__Reply *reply)
 {
     const Recoup__NotePostRequest *post = request->note_post;
-    if (PQntuples (res) != 1)
-        return -1;
     Recoup__Note *note = CMD_NEW (ctx, Recoup__Note, recoup__note__init);
-    note->id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
-    note->created_us = cmd_parse_timestamp (PQgetvalue (res, 0, 1));
+    note->id = strtoull (PQgetvalue (res, row, 0), NULL, 10);
+    note->created_us = cmd_parse_timestamp (PQgetvalue (res, row, 1));
     note->author = arena_strdup (ctx->arena, ctx->user);
     note->subject = arena_strdup (ctx->arena, post->subject);
     note->text = arena_strdup (ctx->arena, post->text);

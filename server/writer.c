@@ -399,6 +399,8 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
     self->batch_us = wire_now_us ();
     db_stmt_t *stmts = arena_alloc (self->arena, (count + 2) * sizeof *stmts);
     int *planned = arena_alloc (self->arena, count * sizeof *planned);
+    int *rows = arena_alloc (self->arena, count * sizeof *rows);
+    cmd_plan_t *plans = arena_alloc (self->arena, count * sizeof *plans);
     Recoup__Reply **replies = arena_alloc (self->arena, count * sizeof *replies);
     db_array_t names, ids;
     const char *lookup_values [2];
@@ -409,6 +411,7 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
     int n = 2;
     for (size_t i = 0; i < count; i++) {
         planned [i] = -1;
+        rows [i] = 0;
         if (todo [i] != 1)
             continue;
         replies [i] = arena_alloc (self->arena, sizeof (Recoup__Reply));
@@ -416,13 +419,60 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
         if (!jobs [i]->command->plan)
             continue;
         cmdctx_t ctx = s_context (self, jobs [i]);
-        db_stmt_t stmt = { .sql = NULL };
-        if (jobs [i]->command->plan (&ctx, jobs [i]->request, replies [i], &stmt) != 0)
+        if (jobs [i]->command->plan (&ctx, jobs [i]->request, replies [i], &plans [i]) != 0)
             goto fail;
-        if (stmt.sql) {
+        if (!plans [i].sql)
+            continue;
+        if (!plans [i].multirow) {
             planned [i] = n;
-            stmts [n++] = stmt;
+            stmts [n++] = (db_stmt_t) { .sql = plans [i].sql,
+                                        .nparams = plans [i].nparams,
+                                        .values = plans [i].values };
+            continue;
         }
+        //  A multirow statement: join the one already planned, if any.
+        for (size_t j = 0; j < i; j++)
+            if (planned [j] >= 0 && plans [j].multirow
+                && strcmp (plans [j].sql, plans [i].sql) == 0) {
+                planned [i] = planned [j];
+                break;
+            }
+        if (planned [i] < 0) {
+            planned [i] = n;
+            stmts [n++] = (db_stmt_t) { .sql = plans [i].sql,
+                                        .nparams = plans [i].nparams };
+        }
+    }
+    //  Build the arrays of each multirow statement, in job order.
+    for (int s = 2; s < n; s++) {
+        size_t first = count;
+        for (size_t i = 0; i < count && first == count; i++)
+            if (planned [i] == s && plans [i].multirow)
+                first = i;
+        if (first == count)
+            continue;
+        int columns = plans [first].nparams;
+        const char **values = arena_alloc (self->arena, (size_t) columns * sizeof *values);
+        int *lengths = arena_alloc (self->arena, (size_t) columns * sizeof *lengths);
+        int *formats = arena_alloc (self->arena, (size_t) columns * sizeof *formats);
+        for (int c = 0; c < columns; c++) {
+            db_array_t array;
+            db_array_init (&array, DB_OID_TEXT);
+            int row = 0;
+            for (size_t i = first; i < count; i++)
+                if (planned [i] == s) {
+                    db_array_add_text (&array, plans [i].values [c]);
+                    rows [i] = row++;
+                }
+            //  The arena keeps a copy; the array's own buffer goes now.
+            const char *data = db_array_finish (&array, &lengths [c]);
+            values [c] = arena_memdup (self->arena, data, (size_t) lengths [c]);
+            formats [c] = 1;
+            db_array_free (&array);
+        }
+        stmts [s].values = values;
+        stmts [s].lengths = lengths;
+        stmts [s].formats = formats;
     }
     int rc = db_pipeline (self->db, stmts, n);
     db_array_free (&names);
@@ -443,9 +493,12 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
         job_t *job = jobs [i];
         cmdctx_t ctx = s_context (self, job);
         int failed = 0;
-        if (planned [i] >= 0)
-            failed = job->command->finish (&ctx, job->request,
-                                           stmts [planned [i]].result, replies [i]);
+        if (planned [i] >= 0) {
+            PGresult *result = stmts [planned [i]].result;
+            failed = rows [i] >= PQntuples (result)
+                     || job->command->finish (&ctx, job->request, result,
+                                              rows [i], replies [i]);
+        }
         else if (job->command->run)
             failed = job->command->run (&ctx, job->request, replies [i]);
         if (failed) {
