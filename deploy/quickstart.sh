@@ -72,7 +72,7 @@ $(sed -n 's/^events=//p' "$data/ready") (events). In another terminal:
   export RECOUP_IDENTITY=$data/admin.identity
   $recoup status
   $recoup note post "first note"
-  $recoup keygen --out alice.identity --server-from \$RECOUP_IDENTITY --user alice
+  $recoup keygen --out alice.identity --server-from $data/server.identity --user alice
   $recoup user add alice --role collector --key KEY-PRINTED-BY-KEYGEN
 
 EOT
