@@ -14,6 +14,9 @@
     single-row INSERTs, each its own transaction (autocommit,
     synchronous_commit on), from one connection (before and after the
     command runs; the mean counts) and from several at once (for context).
+    A third figure is the ceiling: the same 16 clients against a CURVE
+    ROUTER that only echoes (no recoupd, no database), i.e. what ZeroMQ
+    and CURVE alone allow on this machine.
 
     The issue's targets: with 16 clients at least 5 times the single-row
     commit rate (the server batches commits: group commit), and p99 under
@@ -118,6 +121,7 @@ typedef struct {
     void *ctx;                  //  ZeroMQ context (shared, borrowed)
     const identity_t *identity; //  who the client is (borrowed)
     const char *conninfo;       //  baseline: the database (borrowed)
+    const char *echo_endpoint;  //  ceiling: the echo server (borrowed)
     int64_t *latency_us;        //  one entry per answered call (malloc)
     size_t n_latency;           //  entries used
     size_t cap_latency;         //  entries allocated
@@ -724,6 +728,111 @@ s_client_thread (void *arg)
     return NULL;
 }
 
+static int s_run_workers (int count, double seconds, void *(*body) (void *),
+                          const worker_t *prototype, run_result_t *result);
+
+//  The ceiling: a CURVE ROUTER that only echoes, with no database and no
+//  recoupd behind it, so the run shows what ZeroMQ and CURVE alone allow
+//  on this machine with the same clients.
+typedef struct {
+    void *socket;               //  bound ROUTER (owned by the thread)
+    volatile int stop;          //  set by main to end the thread
+} echo_server_t;
+
+static void *
+s_echo_server (void *arg)
+{
+    echo_server_t *self = arg;
+    while (!self->stop) {
+        zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, 100) <= 0)
+            continue;
+        zmq_msg_t id, body;
+        zmq_msg_init (&id);
+        zmq_msg_init (&body);
+        if (zmq_msg_recv (&id, self->socket, 0) >= 0
+            && zmq_msg_recv (&body, self->socket, 0) >= 0) {
+            zmq_msg_send (&id, self->socket, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_msg_send (&body, self->socket, ZMQ_DONTWAIT);
+        }
+        zmq_msg_close (&id);
+        zmq_msg_close (&body);
+    }
+    zmq_close (self->socket);
+    return NULL;
+}
+
+//  A ceiling client: like a command client, but each call is a 120-byte
+//  message echoed back (about a note_post request's size).
+static void *
+s_echo_thread (void *arg)
+{
+    worker_t *self = arg;
+    void *dealer = zmq_socket (self->ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt (dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (dealer, ZMQ_CURVE_SERVERKEY, self->identity->server_public, 40);
+    zmq_setsockopt (dealer, ZMQ_CURVE_PUBLICKEY, self->identity->public_key, 40);
+    zmq_setsockopt (dealer, ZMQ_CURVE_SECRETKEY, self->identity->secret_key, 40);
+    char buf [256];
+    memset (buf, 'x', sizeof buf);
+    if (zmq_connect (dealer, self->echo_endpoint) != 0) {
+        self->setup_failed = 1;
+        s_worker_fail (self, "cannot connect to the echo server");
+    }
+    int64_t deadline = s_worker_start (self);
+    while (!self->setup_failed && !s_interrupted && s_now_us () < deadline) {
+        int64_t started = s_now_us ();
+        zmq_send (dealer, buf, 120, 0);
+        zmq_pollitem_t item = { dealer, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, CALL_TIMEOUT_MS) != 1
+            || zmq_recv (dealer, buf, sizeof buf, 0) < 0) {
+            s_worker_fail (self, "no echo in time");
+            break;
+        }
+        s_worker_record (self, s_now_us () - started);
+    }
+    self->end_us = s_now_us ();
+    zmq_close (dealer);
+    return NULL;
+}
+
+//  Measures the echo ceiling with `clients` clients. Returns 0 or -1.
+static int
+s_echo_ceiling (void *ctx, const identity_t *server_keys, const identity_t *client,
+                int clients, double seconds, run_result_t *result)
+{
+    echo_server_t server = { .socket = zmq_socket (ctx, ZMQ_ROUTER), .stop = 0 };
+    int yes = 1, linger = 0;
+    zmq_setsockopt (server.socket, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (server.socket, ZMQ_CURVE_SERVER, &yes, sizeof yes);
+    zmq_setsockopt (server.socket, ZMQ_CURVE_SECRETKEY, server_keys->secret_key, 40);
+    char endpoint [128];
+    size_t len = sizeof endpoint;
+    if (zmq_bind (server.socket, "tcp://127.0.0.1:*") != 0
+        || zmq_getsockopt (server.socket, ZMQ_LAST_ENDPOINT, endpoint, &len) != 0) {
+        zmq_close (server.socket);
+        return -1;
+    }
+    identity_t keys = *client;
+    memcpy (keys.server_public, server_keys->public_key, sizeof keys.server_public);
+    pthread_t thread;
+    if (pthread_create (&thread, NULL, s_echo_server, &server) != 0) {
+        zmq_close (server.socket);
+        return -1;
+    }
+    worker_t prototype;
+    memset (&prototype, 0, sizeof prototype);
+    prototype.ctx = ctx;
+    prototype.identity = &keys;
+    prototype.echo_endpoint = endpoint;
+    int rc = s_run_workers (clients, seconds, s_echo_thread, &prototype, result);
+    server.stop = 1;
+    pthread_join (thread, NULL);
+    identity_wipe (&keys);
+    return rc;
+}
+
 //  A baseline thread: one connection doing single-row INSERTs, each its
 //  own transaction (autocommit), until the deadline.
 static void *
@@ -873,8 +982,10 @@ s_run_workers (int count, double seconds, void *(*body) (void *),
 static void
 s_print_baseline (const char *label, const run_result_t *result)
 {
-    printf ("  %-34s %9.0f commits/s  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms"
-            "%s\n", label, result->per_s, result->p50_ms, result->p99_ms,
+    //  The echo ceiling counts round trips, the others commits.
+    const char *unit = strstr (label, "echo") ? "trips/s  " : "commits/s";
+    printf ("  %-34s %9.0f %s  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms"
+            "%s\n", label, result->per_s, unit, result->p50_ms, result->p99_ms,
             result->max_ms, result->errors ? "  ERRORS" : "");
     if (result->errors)
         printf ("    %" PRIu64 " failed, first: %s\n", result->errors,
@@ -998,11 +1109,12 @@ main (int argc, char *argv [])
     memset (&server, 0, sizeof server);
     void *ctx = NULL;
     PGconn *db = NULL;
-    run_result_t runs [MAX_RUNS], before, after, concurrent;
+    run_result_t runs [MAX_RUNS], before, after, concurrent, ceiling;
     memset (runs, 0, sizeof runs);
     memset (&before, 0, sizeof before);
     memset (&after, 0, sizeof after);
     memset (&concurrent, 0, sizeof concurrent);
+    memset (&ceiling, 0, sizeof ceiling);
     char err [512] = "";
 
     if (s_server_start (&server, options.recoupd) != 0) {
@@ -1099,6 +1211,16 @@ main (int argc, char *argv [])
         && s_run_workers (options.connections, options.baseline_seconds,
                           s_commit_thread, &prototype, &concurrent) == 0)
         s_print_baseline (label, &concurrent);
+    identity_t echo_keys;
+    memset (&echo_keys, 0, sizeof echo_keys);
+    identity_generate (&echo_keys);
+    snprintf (label, sizeof label, "CURVE echo, no db, %d clients",
+              TARGET_CLIENTS);
+    if (!s_interrupted
+        && s_echo_ceiling (ctx, &echo_keys, &server.bench, TARGET_CLIENTS,
+                           options.baseline_seconds, &ceiling) == 0)
+        s_print_baseline (label, &ceiling);
+    identity_wipe (&echo_keys);
     if (s_interrupted) {
         fprintf (stderr, "bench_commands: interrupted\n");
         exit_code = 130;
@@ -1117,7 +1239,8 @@ main (int argc, char *argv [])
     double ratio = single > 0 ? target->per_s / single : 0;
     int ratio_pass = ratio >= TARGET_RATIO;
     int p99_pass = target->commands > 0 && target->p99_ms < TARGET_P99_MS;
-    uint64_t errors = before.errors + after.errors + concurrent.errors;
+    uint64_t errors = before.errors + after.errors + concurrent.errors
+                      + ceiling.errors;
     for (size_t i = 0; i < options.n_runs; i++)
         errors += runs [i].errors;
     printf ("\nsingle-row commits, 1 connection (mean of before and after): "
@@ -1131,6 +1254,11 @@ main (int argc, char *argv [])
     printf ("%d clients: p99 %.2f ms (target < %.0f ms): %s\n",
             target->clients, target->p99_ms, TARGET_P99_MS,
             p99_pass ? "PASS" : "FAIL");
+    if (ceiling.per_s > 0)
+        printf ("%d clients: %.0f commands/s = %.2f of the bare CURVE echo "
+                "ceiling (%.0f/s = %.2fx the single-row commit rate)\n",
+                target->clients, target->per_s, target->per_s / ceiling.per_s,
+                ceiling.per_s, single > 0 ? ceiling.per_s / single : 0);
     if (errors) {
         printf ("ERRORS: %" PRIu64 " calls failed; the figures above do not "
                 "count\n", errors);
@@ -1164,6 +1292,8 @@ main (int argc, char *argv [])
         printf (",\"concurrent\":");
         s_json_run (&concurrent, 0);
     }
+    printf (",\"curve_echo\":");
+    s_json_run (&ceiling, 0);
     printf ("},\"target\":{\"clients\":%d,\"measured_clients\":%d,"
             "\"ratio_min\":%.1f,\"p99_max_ms\":%.1f},\"ratio\":%.3f,"
             "\"ratio_pass\":%s,\"p99_pass\":%s,\"pass\":%s,\"errors\":%" PRIu64
