@@ -91,9 +91,15 @@ s_spawn (th_server_t *self, const char *commands, const char *events)
         }
         if (self->run_as && (setgid (self->run_as) != 0 || setuid (self->run_as) != 0))
             _exit (126);
-        char *argv [12];
+        char *argv [12], copy [PATH_MAX + 32];
         int n = 0;
         argv [n++] = RECOUPD_PATH;
+        if (self->run_as) {
+            //  The build tree may sit where that user cannot go (a clone
+            //  under /root): run a copy from the test's own directory.
+            snprintf (copy, sizeof copy, "%s/recoupd", self->dir);
+            argv [0] = copy;
+        }
         argv [n++] = "--data";
         argv [n++] = self->data;
         argv [n++] = "--commands";
@@ -141,6 +147,11 @@ th_server_start (th_server_t *self, const char *name, const char *db)
         //  The data directory must belong to the user recoupd runs as.
         mkdir (self->data, 0700);
         if (chown (self->data, self->run_as, self->run_as) != 0)
+            return -1;
+        char command [2 * PATH_MAX + 64];
+        snprintf (command, sizeof command, "cp '%s' '%s/recoupd' && chmod 755 '%s/recoupd'",
+                  RECOUPD_PATH, self->dir, self->dir);
+        if (system (command) != 0)
             return -1;
     }
     if (s_spawn (self, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*") != 0)
