@@ -148,10 +148,11 @@ th_server_start (th_server_t *self, const char *name, const char *db)
         mkdir (self->data, 0700);
         if (chown (self->data, self->run_as, self->run_as) != 0)
             return -1;
-        char command [2 * PATH_MAX + 64];
-        snprintf (command, sizeof command, "cp '%s' '%s/recoupd' && chmod 755 '%s/recoupd'",
-                  RECOUPD_PATH, self->dir, self->dir);
-        if (system (command) != 0)
+        char command [3 * PATH_MAX + 64];
+        int len = snprintf (command, sizeof command,
+                            "cp '%s' '%s/recoupd' && chmod 755 '%s/recoupd'",
+                            RECOUPD_PATH, self->dir, self->dir);
+        if (len < 0 || len >= (int) sizeof command || system (command) != 0)
             return -1;
     }
     if (s_spawn (self, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*") != 0)

@@ -70,8 +70,9 @@ s_run (run_t *run, const char *format, ...)
     va_end (ap);
     snprintf (out, sizeof out, "%s/cli.out", s_server.dir);
     snprintf (err, sizeof err, "%s/cli.err", s_server.dir);
-    snprintf (command, sizeof command, "%s %s >%s 2>%s </dev/null", RECOUP_PATH,
-              args, out, err);
+    int len = snprintf (command, sizeof command, "%s %s >%s 2>%s </dev/null",
+                        RECOUP_PATH, args, out, err);
+    assert_true (len > 0 && len < (int) sizeof command);
     int status = system (command);
     run->status = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
     s_slurp (out, run->out, sizeof run->out);
