@@ -131,7 +131,7 @@ s_db_connect (server_t *self, char *err, size_t errlen)
 //  failure, logging why.
 static void *
 s_bind (server_t *self, int type, const char *endpoint, const char *domain,
-        char *bound, size_t bound_len)
+        int patient, char *bound, size_t bound_len)
 {
     void *socket = zmq_socket (self->ctx, type);
     int yes = 1, linger = 0;
@@ -161,9 +161,10 @@ s_bind (server_t *self, int type, const char *endpoint, const char *domain,
         zmq_setsockopt (socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
     }
     //  A rebind right after closing the previous socket may find the
-    //  port still held for a moment.
+    //  port still held for a moment (`patient`); at start-up a port in use
+    //  is another program's.
     int rc = -1;
-    for (int attempt = 0; attempt < 100; attempt++) {
+    for (int attempt = 0; attempt < (patient ? 100 : 1); attempt++) {
         rc = zmq_bind (socket, endpoint);
         if (rc == 0 || errno != EADDRINUSE)
             break;
@@ -183,16 +184,17 @@ s_bind (server_t *self, int type, const char *endpoint, const char *domain,
 
 //  Opens both public sockets on their endpoints. Returns 0 or -1.
 static int
-s_open_sockets (server_t *self, const char *commands, const char *events)
+s_open_sockets (server_t *self, const char *commands, const char *events,
+                int patient)
 {
     char bound [256];
     self->router = s_bind (self, ZMQ_ROUTER, commands, WIRE_ZAP_DOMAIN_COMMANDS,
-                           bound, sizeof bound);
+                           patient, bound, sizeof bound);
     if (!self->router)
         return -1;
     snprintf (self->commands_bound, sizeof self->commands_bound, "%s", bound);
-    self->pub = s_bind (self, ZMQ_PUB, events, WIRE_ZAP_DOMAIN_EVENTS, bound,
-                        sizeof bound);
+    self->pub = s_bind (self, ZMQ_PUB, events, WIRE_ZAP_DOMAIN_EVENTS, patient,
+                        bound, sizeof bound);
     if (!self->pub)
         return -1;
     snprintf (self->events_bound, sizeof self->events_bound, "%s", bound);
@@ -231,7 +233,7 @@ s_rotate_sockets (server_t *self)
     snprintf (commands, sizeof commands, "%s", self->commands_bound);
     snprintf (events, sizeof events, "%s", self->events_bound);
     s_close_sockets (self, 100);
-    if (s_open_sockets (self, commands, events) != 0) {
+    if (s_open_sockets (self, commands, events, 1) != 0) {
         log_error ("cannot reopen sockets after a revocation; stopping");
         s_interrupted = 1;
         return;
@@ -656,7 +658,7 @@ s_start (server_t *self)
                                self->started_us);
     if (!self->reader)
         return -1;
-    if (s_open_sockets (self, config->commands, config->events) != 0)
+    if (s_open_sockets (self, config->commands, config->events, 0) != 0)
         return -1;
     //  Publish anything committed but never published (a crash between
     //  commit and publish) before serving.
