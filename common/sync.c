@@ -286,8 +286,11 @@ sync_start (sync_t *self, sync_start_t start, uint64_t after, char *err,
         start = SYNC_FROM_SEQ;
         after = self->last;
     }
-    if (start == SYNC_FROM_SNAPSHOT)
-        return s_take_snapshot (self, err, errlen);
+    if (start == SYNC_FROM_SNAPSHOT) {
+        int rc = s_take_snapshot (self, err, errlen);
+        s_save_state (self);
+        return rc;
+    }
     if (start == SYNC_FROM_NOW) {
         Recoup__StatusRequest status = RECOUP__STATUS_REQUEST__INIT;
         Recoup__Request request = RECOUP__REQUEST__INIT;

@@ -28,7 +28,10 @@ void
 job_set_reply (job_t *self, Recoup__Reply *reply)
 {
     reply->protocol_version = PROTOCOL_VERSION;
-    if (self->request && self->request->request_id)
+    //  Echo the id, unless it is not even UTF-8 (strict protobuf libraries
+    //  would refuse the whole reply).
+    if (self->request && self->request->request_id
+        && wire_utf8_valid (self->request->request_id, NULL))
         reply->request_id = self->request->request_id;
     free (self->reply);
     self->reply = wire_pack (&reply->base, &self->reply_len);

@@ -660,8 +660,8 @@ s_start (server_t *self)
         return -1;
     if (s_open_sockets (self, config->commands, config->events, 0) != 0)
         return -1;
-    //  Publish anything committed but never published (a crash between
-    //  commit and publish) before serving.
+    //  Start the event stream after the last stored event (what a crash
+    //  kept from going out is found by subscribers through replay).
     writer_publish (self->writer, self->pub);
     if (s_admin_identity (self) != 0)
         return -1;
