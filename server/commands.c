@@ -24,8 +24,7 @@ static const command_t s_commands [] = {
     { .which = RECOUP__REQUEST__COMMAND_USER_REVOKE, .name = "user_revoke",
       .roles = ADMIN, .writes = 1, .run = cmd_user_revoke },
     { .which = RECOUP__REQUEST__COMMAND_NOTE_POST, .name = "note_post",
-      .roles = ROLES_STAFF, .writes = 1, .plan = cmd_note_post_plan,
-      .finish = cmd_note_post_finish },
+      .roles = ROLES_STAFF, .writes = 1, .plan = cmd_note_post_plan },
 };
 
 const command_t *

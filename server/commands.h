@@ -32,6 +32,7 @@ typedef struct {
     writer_t *writer;           //  for cmd_emit; NULL for read commands
     int users_changed;          //  set by handlers that touch users
     uint64_t published_seq;     //  last event published when it arrived
+    int64_t now_us;             //  the batch's time stamp (writes)
 } cmdctx_t;
 
 //  Handlers fill `reply` (its result, or an error through cmd_error) and
@@ -62,6 +63,11 @@ typedef struct {
 //  statement's result (and, for a multirow statement, which row is this
 //  command's) and fills the reply (and emits events). Both return 0, or
 //  -1 on an unexpected failure.
+//
+//  A command whose reply and events do not depend on what the statement
+//  returns is "blind": it has no finish, and its plan fills the reply and
+//  emits its events itself. A batch of blind commands goes to the
+//  database in a single round trip, COMMIT included.
 typedef int (command_plan_fn) (cmdctx_t *ctx, const Recoup__Request *request,
                                Recoup__Reply *reply, cmd_plan_t *plan);
 typedef int (command_finish_fn) (cmdctx_t *ctx, const Recoup__Request *request,
@@ -100,6 +106,10 @@ int cmd_error (cmdctx_t *ctx, Recoup__Reply *reply, Recoup__ErrorCode code,
 uint64_t cmd_emit (cmdctx_t *ctx, const char *kind,
                    Recoup__Event__BodyCase body_case, void *body);
 
+//  The sequence number the next cmd_emit will assign (for an id that
+//  must appear inside the event itself).
+uint64_t cmd_peek_seq (cmdctx_t *ctx);
+
 //  Allocates and initialises a protobuf message in the arena.
 #define CMD_NEW(ctx, type, init) \
     ({ type *_m = arena_alloc ((ctx)->arena, sizeof (type)); init (_m); _m; })
@@ -117,6 +127,5 @@ void cmd_user_from_row (cmdctx_t *ctx, Recoup__User *user, PGresult *res,
 command_fn cmd_status, cmd_snapshot, cmd_replay;
 command_fn cmd_user_add, cmd_user_list, cmd_user_revoke;
 command_plan_fn cmd_note_post_plan;
-command_finish_fn cmd_note_post_finish;
 
 #endif

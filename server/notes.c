@@ -1,6 +1,8 @@
 /*  notes: the team's shared notes, the smallest durable command.       */
 #include "commands.h"
 
+#include <assert.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,28 +31,12 @@ cmd_note_post_plan (cmdctx_t *ctx, const Recoup__Request *request,
                           "note_post.subject",
                           "subject must be at most %d characters (got %zu)",
                           NOTE_SUBJECT_MAX, chars);
-    const char **values = arena_alloc (ctx->arena, 3 * sizeof (char *));
-    values [0] = ctx->user;
-    values [1] = post->subject;
-    values [2] = post->text;
-    //  One INSERT for all the notes of a batch.
-    plan->sql = "INSERT INTO notes (author, subject, text) "
-                "SELECT * FROM unnest ($1::text[], $2::text[], $3::text[]) "
-                "RETURNING id, created_at";
-    plan->nparams = 3;
-    plan->values = values;
-    plan->multirow = 1;
-    return 0;
-}
-
-int
-cmd_note_post_finish (cmdctx_t *ctx, const Recoup__Request *request,
-                      PGresult *res, int row, Recoup__Reply *reply)
-{
-    const Recoup__NotePostRequest *post = request->note_post;
+    //  A note's id is the sequence number of the event that announces
+    //  it: known now, so the reply and the event need nothing back from
+    //  the database and the whole batch is one round trip.
     Recoup__Note *note = CMD_NEW (ctx, Recoup__Note, recoup__note__init);
-    note->id = strtoull (PQgetvalue (res, row, 0), NULL, 10);
-    note->created_us = cmd_parse_timestamp (PQgetvalue (res, row, 1));
+    note->id = cmd_peek_seq (ctx);
+    note->created_us = ctx->now_us;
     note->author = arena_strdup (ctx->arena, ctx->user);
     note->subject = arena_strdup (ctx->arena, post->subject);
     note->text = arena_strdup (ctx->arena, post->text);
@@ -58,7 +44,23 @@ cmd_note_post_finish (cmdctx_t *ctx, const Recoup__Request *request,
                                              recoup__note_post_reply__init);
     result->note = note;
     result->seq = cmd_emit (ctx, "note.posted", RECOUP__EVENT__BODY_NOTE, note);
+    assert (result->seq == note->id);
     reply->result_case = RECOUP__REPLY__RESULT_NOTE_POST;
     reply->note_post = result;
+
+    const char **values = arena_alloc (ctx->arena, 5 * sizeof (char *));
+    values [0] = arena_printf (ctx->arena, "%" PRIu64, note->id);
+    values [1] = note->author;
+    values [2] = note->subject;
+    values [3] = note->text;
+    values [4] = arena_printf (ctx->arena, "%" PRId64, note->created_us);
+    //  One INSERT for all the notes of a batch.
+    plan->sql = "INSERT INTO notes (id, author, subject, text, created_at) "
+                "SELECT i::bigint, a, s, t, to_timestamp (c::float8 / 1000000) "
+                "FROM unnest ($1::text[], $2::text[], $3::text[], $4::text[], "
+                "$5::text[]) AS u (i, a, s, t, c)";
+    plan->nparams = 5;
+    plan->values = values;
+    plan->multirow = 1;
     return 0;
 }

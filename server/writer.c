@@ -145,6 +145,12 @@ writer_prepare (writer_t *self, char *err, size_t errlen)
 }
 
 uint64_t
+cmd_peek_seq (cmdctx_t *ctx)
+{
+    return ctx->writer->next_seq;
+}
+
+uint64_t
 cmd_emit (cmdctx_t *ctx, const char *kind, Recoup__Event__BodyCase body_case,
           void *body)
 {
@@ -285,7 +291,7 @@ s_answer_stored (job_t **jobs, size_t count, int *todo, PGresult *res)
 //  Returns 0 or -1.
 static int
 s_commit (writer_t *self, job_t **jobs, size_t count, const int *todo,
-          size_t first_event)
+          size_t first_event, const db_stmt_t *prefix, int n_prefix)
 {
     db_array_t seqs, kinds, actors, request_ids, bodies, users, ids, replies, hashes;
     db_array_init (&seqs, DB_OID_INT8);
@@ -330,8 +336,10 @@ s_commit (writer_t *self, job_t **jobs, size_t count, const int *todo,
     rq_values [3] = db_array_finish (&hashes, &rq_len [3]);
     static const int ev_formats [6] = { 0, 1, 1, 1, 1, 1 };
     static const int rq_formats [4] = { 1, 1, 1, 1 };
-    db_stmt_t stmts [3];
+    db_stmt_t *stmts = arena_alloc (self->arena, (size_t) (n_prefix + 3) * sizeof *stmts);
     int n = 0;
+    for (int i = 0; i < n_prefix; i++)
+        stmts [n++] = prefix [i];
     if (seqs.count > 0)
         stmts [n++] = (db_stmt_t) {
             .sql = "INSERT INTO events (seq, at, kind, actor, request_id, body) "
@@ -360,7 +368,8 @@ s_commit (writer_t *self, job_t **jobs, size_t count, const int *todo,
     db_array_free (&ids);
     db_array_free (&replies);
     db_array_free (&hashes);
-    if (rc != 0)
+    //  A unique violation on `requests` is a retried request, not a fault.
+    if (rc != 0 && strcmp (db_sqlstate (self->db), "23505") != 0)
         log_error ("batch commit failed", "error", db_error (self->db));
     return rc;
 }
@@ -373,20 +382,36 @@ s_context (writer_t *self, job_t *job)
         .db = self->db, .arena = self->arena, .user = job->user,
         .role = job->role, .request_id = job->request->request_id,
         .stream_id = self->stream_id, .tenant = self->tenant,
-        .writer = self,
+        .writer = self, .now_us = self->batch_us,
     };
     return ctx;
+}
+
+//  True if every job still to run is a blind planned command.
+static int
+s_all_blind (job_t **jobs, size_t count, const int *todo)
+{
+    for (size_t i = 0; i < count; i++)
+        if (todo [i] == 1 && (!jobs [i]->command->plan || jobs [i]->command->finish))
+            return 0;
+    return 1;
 }
 
 //  Tries the batch once, in one transaction. The first round trip holds
 //  BEGIN, the stored-reply lookup and the statements of every planned
 //  command; then the other commands run, one statement at a time; the
 //  last round trip holds the events, the replies to keep, and COMMIT.
-//  Returns 1 when committed, 0 when the lookup found request ids seen
-//  before (those jobs are answered, nothing else done: try again), -1
+//
+//  `fast` (every command blind): a single round trip, BEGIN, the planned
+//  statements, events, replies and COMMIT, without the lookup: a request
+//  id seen before then shows as a unique violation on `requests` (the
+//  batch rolls back and is tried again the ordinary way, which finds it).
+//
+//  Returns 1 when committed, 0 when the batch must be tried again the
+//  ordinary way (request ids seen before: those jobs are answered), -1
 //  when a statement failed (rolled back, nothing answered).
 static int
-s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
+s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo, int fast)
 {
     size_t to_run = 0;
     for (size_t i = 0; i < count; i++)
@@ -408,7 +433,8 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
     stmts [0] = (db_stmt_t) { .sql = "BEGIN" };
     s_lookup_stmt (jobs, count, todo, &names, &ids, lookup_values,
                    lookup_lengths, &stmts [1]);
-    int n = 2;
+    int base = fast ? 1 : 2;        //  statements before the planned ones
+    int n = base;
     for (size_t i = 0; i < count; i++) {
         planned [i] = -1;
         rows [i] = 0;
@@ -421,6 +447,12 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
         cmdctx_t ctx = s_context (self, jobs [i]);
         if (jobs [i]->command->plan (&ctx, jobs [i]->request, replies [i], &plans [i]) != 0)
             goto fail;
+        users_changed |= ctx.users_changed;
+        if (!jobs [i]->command->finish) {
+            //  Blind: the reply is complete now.
+            jobs [i]->store = 1;
+            job_set_reply (jobs [i], replies [i]);
+        }
         if (!plans [i].sql)
             continue;
         if (!plans [i].multirow) {
@@ -444,7 +476,7 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
         }
     }
     //  Build the arrays of each multirow statement, in job order.
-    for (int s = 2; s < n; s++) {
+    for (int s = base; s < n; s++) {
         size_t first = count;
         for (size_t i = 0; i < count && first == count; i++)
             if (planned [i] == s && plans [i].multirow)
@@ -474,6 +506,21 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
         stmts [s].lengths = lengths;
         stmts [s].formats = formats;
     }
+    if (fast) {
+        db_array_free (&names);
+        db_array_free (&ids);
+        if (s_commit (self, jobs, count, todo, first_event, stmts, n) != 0) {
+            //  A unique violation is most likely a request id seen before.
+            int again = strcmp (db_sqlstate (self->db), "23505") == 0;
+            if (db_ok (self->db))
+                db_command (self->db, "ROLLBACK");
+            s_truncate_events (self, first_event);
+            self->next_seq = first_seq;
+            return again ? 0 : -1;
+        }
+        self->users_changed |= users_changed;
+        return 1;
+    }
     int rc = db_pipeline (self->db, stmts, n);
     db_array_free (&names);
     db_array_free (&ids);
@@ -485,6 +532,8 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
         for (int i = 0; i < n; i++)
             PQclear (stmts [i].result);
         db_command (self->db, "ROLLBACK");
+        s_truncate_events (self, first_event);
+        self->next_seq = first_seq;
         return 0;
     }
     for (size_t i = 0; i < count; i++) {
@@ -493,6 +542,8 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
         job_t *job = jobs [i];
         cmdctx_t ctx = s_context (self, job);
         int failed = 0;
+        if (job->command->plan && !job->command->finish)
+            continue;                   //  blind: answered when planned
         if (planned [i] >= 0) {
             PGresult *result = stmts [planned [i]].result;
             failed = rows [i] >= PQntuples (result)
@@ -514,7 +565,7 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo)
     }
     for (int i = 0; i < n; i++)
         PQclear (stmts [i].result);
-    if (s_commit (self, jobs, count, todo, first_event) != 0)
+    if (s_commit (self, jobs, count, todo, first_event, NULL, 0) != 0)
         goto rollback;
     self->users_changed |= users_changed;
     return 1;
@@ -540,10 +591,13 @@ writer_run (writer_t *self, job_t **jobs, size_t count)
     s_mark_repeats (jobs, count, todo);
     int rc = -1;
     if (db_ok (self->db)) {
-        //  Each retry answers at least one job from its stored reply.
-        do
-            rc = s_try_batch (self, jobs, count, todo);
-        while (rc == 0);
+        //  The first try may take the one-round-trip path; each later
+        //  try answers at least one job from its stored reply.
+        int fast = s_all_blind (jobs, count, todo);
+        do {
+            rc = s_try_batch (self, jobs, count, todo, fast);
+            fast = 0;
+        } while (rc == 0);
     }
     int failed = rc < 0;
     if (failed && count > 1 && db_ok (self->db)) {
