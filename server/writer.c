@@ -427,12 +427,13 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo, int fast)
     int *rows = arena_alloc (self->arena, count * sizeof *rows);
     cmd_plan_t *plans = arena_alloc (self->arena, count * sizeof *plans);
     Recoup__Reply **replies = arena_alloc (self->arena, count * sizeof *replies);
-    db_array_t names, ids;
+    db_array_t names = { NULL, 0, 0, 0 }, ids = { NULL, 0, 0, 0 };
     const char *lookup_values [2];
     int lookup_lengths [2];
     stmts [0] = (db_stmt_t) { .sql = "BEGIN" };
-    s_lookup_stmt (jobs, count, todo, &names, &ids, lookup_values,
-                   lookup_lengths, &stmts [1]);
+    if (!fast)
+        s_lookup_stmt (jobs, count, todo, &names, &ids, lookup_values,
+                       lookup_lengths, &stmts [1]);
     int base = fast ? 1 : 2;        //  statements before the planned ones
     int n = base;
     for (size_t i = 0; i < count; i++) {
