@@ -22,7 +22,6 @@ typedef struct {
     int store;                  //  keep the reply in `requests`
     uint8_t hash [32];          //  BLAKE2b of the request as received
     uint64_t published_seq;     //  last published seq when it arrived
-    long long received_ms;      //  for latency logging
 } job_t;
 
 //  Records the hash of the request bytes (to tell retries from reuse).

@@ -316,7 +316,6 @@ s_receive (server_t *self, int *empty)
     zmq_msg_init (&job->routing);
     zmq_msg_move (&job->routing, &frames [0]);
     zmq_msg_close (&frames [0]);
-    job->received_ms = wire_clock_ms ();
     int shape_ok = !extra && (count == 2
                    || (count == 3 && zmq_msg_size (&frames [1]) == 0));
     job->delimiter = count == 3;
