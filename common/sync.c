@@ -264,6 +264,17 @@ s_catch_up (sync_t *self, uint64_t target, char *err, size_t errlen)
             continue;
         }
         snprintf (self->stream_id, sizeof self->stream_id, "%s", result->stream_id);
+        if (result->last_seq < self->last) {
+            //  The server's history ends before what we saw: its database
+            //  was restored from an older backup. Start again.
+            char stream [64];
+            snprintf (stream, sizeof stream, "%s", result->stream_id);
+            recoup__reply__free_unpacked (reply, NULL);
+            if (s_reset (self, stream, err, errlen) != 0)
+                return -1;
+            target = 0;
+            continue;
+        }
         if (result->last_seq > self->head)
             self->head = result->last_seq;
         if (result->last_seq > target)
@@ -355,6 +366,10 @@ s_receive (sync_t *self, char *err, size_t errlen)
                     self->gaps++;
                     applied = s_catch_up (self, beat->seq, err, errlen);
                 }
+                else if (beat->seq < self->last)
+                    //  Behind us: a race with a replay, or a database
+                    //  restored from an older backup. A replay tells.
+                    applied = s_catch_up (self, self->last + 1, err, errlen);
             }
             recoup__heartbeat__free_unpacked (beat, NULL);
         }

@@ -148,6 +148,51 @@ test_client_resumes_from_saved_sequence (void **state)
 }
 
 static void
+test_client_starts_again_when_history_was_rewound (void **state)
+{
+    (void) state;
+    th_server_t server;
+    memset (&server, 0, sizeof server);
+    assert_int_equal (th_server_start (&server, "rewind", NULL), 0);
+    char state_file [PATH_MAX + 32], err [512];
+    snprintf (state_file, sizeof state_file, "%s/client.state", server.dir);
+    seen_t seen = { .count = 0 };
+    sync_t *sync = sync_new (th_ctx (), &server.admin, err, sizeof err);
+    sync_set_handlers (sync, NULL, s_on_event, &seen);
+    sync_set_state_file (sync, state_file);
+    assert_int_equal (sync_start (sync, SYNC_FROM_SEQ, 0, err, sizeof err), 0);
+    uint64_t seq = s_post (&server, 10, "before the restore");
+    s_wait_for (sync, seq);
+    sync_destroy (&sync);
+    //  As if the database came back from a backup taken at seq 5.
+    assert_int_equal (th_server_stop (&server), 0);
+    assert_int_equal (th_server_restart (&server), 0);
+    char *done = th_sql (&server,
+        "ALTER TABLE events DISABLE TRIGGER events_append_only;"
+        "DELETE FROM events WHERE seq > 5;"
+        "DELETE FROM notes WHERE id > 5;"
+        "ALTER TABLE events ENABLE TRIGGER events_append_only");
+    assert_non_null (done);
+    free (done);
+    assert_int_equal (th_server_stop (&server), 0);
+    assert_int_equal (th_server_restart (&server), 0);
+    //  The client resumes from 10, sees the history ends at 5, starts
+    //  again from the beginning, and then follows new events.
+    seen_t again = { .count = 0 };
+    sync = sync_new (th_ctx (), &server.admin, err, sizeof err);
+    sync_set_handlers (sync, NULL, s_on_event, &again);
+    sync_set_state_file (sync, state_file);
+    assert_int_equal (sync_start (sync, SYNC_FROM_NOW, 0, err, sizeof err), 0);
+    uint64_t last = s_post (&server, 2, "after the restore");
+    assert_int_equal (last, 7);
+    s_wait_for (sync, last);
+    s_assert_contiguous (&again, 1);
+    assert_int_equal (again.count, 7);
+    sync_destroy (&sync);
+    th_server_destroy (&server);
+}
+
+static void
 test_recoupd_reconnects_after_postgresql_restart (void **state)
 {
     (void) state;
@@ -206,6 +251,7 @@ main (void)
         cmocka_unit_test (test_client_keeps_up_across_recoupd_restart),
         cmocka_unit_test (test_client_keeps_up_across_recoupd_crash),
         cmocka_unit_test (test_client_resumes_from_saved_sequence),
+        cmocka_unit_test (test_client_starts_again_when_history_was_rewound),
         cmocka_unit_test (test_recoupd_reconnects_after_postgresql_restart),
         cmocka_unit_test (test_embedded_postgresql_restarted_after_crash),
     };
