@@ -56,5 +56,11 @@ int cmd_user (cli_t *cli, int argc, char **argv);
 int cmd_status (cli_t *cli, int argc, char **argv);
 int cmd_note (cli_t *cli, int argc, char **argv);
 int cmd_tail (cli_t *cli, int argc, char **argv);
+int cmd_customer (cli_t *cli, int argc, char **argv);     //  cmd_ledger.c
+int cmd_invoice (cli_t *cli, int argc, char **argv);
+int cmd_payment (cli_t *cli, int argc, char **argv);
+int cmd_entry (cli_t *cli, int argc, char **argv);
+int cmd_import (cli_t *cli, int argc, char **argv);       //  cmd_import.c
+int cmd_report (cli_t *cli, int argc, char **argv);       //  cmd_report.c
 
 #endif

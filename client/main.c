@@ -22,6 +22,22 @@ s_usage (FILE *out)
         "                            post a note on the team log\n"
         "  tail [--from SEQ] [--state FILE] [--count N]\n"
         "                            print events as they happen\n"
+        "  customer add REF --name NAME [--email E] [--phone P] [--address A]\n"
+        "           [--timezone TZ] [--language L] [--currency C] [--terms T]\n"
+        "           [--credit-limit AMOUNT] [--sales-rep USER] [--collector USER]\n"
+        "  customer update REF [same options]\n"
+        "  customer show REF [--as-of DATE]\n"
+        "  invoice issue NUMBER --customer REF --amount AMOUNT [--currency C]\n"
+        "           [--issued DATE] [--due DATE] [--terms T]\n"
+        "  invoice credit NUMBER --amount AMOUNT [--date DATE] [--memo TEXT]\n"
+        "  payment post --customer REF --reference REF --amount AMOUNT\n"
+        "           [--currency C] [--received DATE] [--method M]\n"
+        "           [--invoice NUMBER[=AMOUNT]]...\n"
+        "  entry reverse ID --memo TEXT [--date DATE]\n"
+        "  import customers|invoices|payments FILE [--map FILE] [--dry-run]\n"
+        "           [--skip-invalid] [--reject-file FILE] [--create-customers]\n"
+        "  report aging [--as-of DATE] [--by-customer] [--customer REF]\n"
+        "  report statement REF [--as-of DATE] [--from DATE]\n"
         "\n"
         "The identity is --identity FILE, else $RECOUP_IDENTITY, else\n"
         "~/.config/recoup/identity. Roles: admin, manager, collector, sales,\n"
@@ -83,6 +99,18 @@ main (int argc, char *argv [])
         rc = cmd_note (&cli, count, rest);
     else if (strcmp (rest [0], "tail") == 0)
         rc = cmd_tail (&cli, count, rest);
+    else if (strcmp (rest [0], "customer") == 0)
+        rc = cmd_customer (&cli, count, rest);
+    else if (strcmp (rest [0], "invoice") == 0)
+        rc = cmd_invoice (&cli, count, rest);
+    else if (strcmp (rest [0], "payment") == 0)
+        rc = cmd_payment (&cli, count, rest);
+    else if (strcmp (rest [0], "entry") == 0)
+        rc = cmd_entry (&cli, count, rest);
+    else if (strcmp (rest [0], "import") == 0)
+        rc = cmd_import (&cli, count, rest);
+    else if (strcmp (rest [0], "report") == 0)
+        rc = cmd_report (&cli, count, rest);
     else {
         cli_fail ("unknown command '%s' (try recoup --help)", rest [0]);
         rc = EXIT_USAGE;

@@ -2,6 +2,9 @@
     See commands.h.                                                      */
 #define _GNU_SOURCE
 #include "commands.h"
+#include "import.h"
+#include "ledger.h"
+#include "reports.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,11 @@
 #include <time.h>
 
 #define ADMIN ROLE_BIT (RECOUP__ROLE__ADMIN)
+#define MANAGERS (ADMIN | ROLE_BIT (RECOUP__ROLE__MANAGER))
+//  Who keeps the ledger: the finance desk, its lead, and the admin.
+#define DESK (MANAGERS | ROLE_BIT (RECOUP__ROLE__COLLECTOR))
+//  ... and batch programs that load exports from accounting tools.
+#define LOADERS (DESK | ROLE_BIT (RECOUP__ROLE__IMPORTER))
 
 static const command_t s_commands [] = {
     { .which = RECOUP__REQUEST__COMMAND_STATUS, .name = "status",
@@ -25,6 +33,32 @@ static const command_t s_commands [] = {
       .roles = ADMIN, .writes = 1, .run = cmd_user_revoke },
     { .which = RECOUP__REQUEST__COMMAND_NOTE_POST, .name = "note_post",
       .roles = ROLES_STAFF, .writes = 1, .plan = cmd_note_post_plan },
+    { .which = RECOUP__REQUEST__COMMAND_CUSTOMER_CREATE, .name = "customer_create",
+      .roles = LOADERS, .writes = 1, .run = cmd_customer_create },
+    { .which = RECOUP__REQUEST__COMMAND_CUSTOMER_UPDATE, .name = "customer_update",
+      .roles = LOADERS, .writes = 1, .run = cmd_customer_update },
+    { .which = RECOUP__REQUEST__COMMAND_CUSTOMER_SHOW, .name = "customer_show",
+      .roles = ROLES_READERS, .run = cmd_customer_show },
+    { .which = RECOUP__REQUEST__COMMAND_INVOICE_ISSUE, .name = "invoice_issue",
+      .roles = LOADERS, .writes = 1, .run = cmd_invoice_issue },
+    { .which = RECOUP__REQUEST__COMMAND_PAYMENT_POST, .name = "payment_post",
+      .roles = LOADERS, .writes = 1, .run = cmd_payment_post },
+    { .which = RECOUP__REQUEST__COMMAND_CREDIT_NOTE, .name = "credit_note",
+      .roles = DESK, .writes = 1, .run = cmd_credit_note },
+    { .which = RECOUP__REQUEST__COMMAND_ENTRY_REVERSE, .name = "entry_reverse",
+      .roles = DESK, .writes = 1, .run = cmd_entry_reverse },
+    { .which = RECOUP__REQUEST__COMMAND_IMPORT_BEGIN, .name = "import_begin",
+      .roles = LOADERS, .writes = 1, .run = cmd_import_begin },
+    { .which = RECOUP__REQUEST__COMMAND_IMPORT_STAGE, .name = "import_stage",
+      .roles = LOADERS, .writes = 1, .run = cmd_import_stage },
+    { .which = RECOUP__REQUEST__COMMAND_IMPORT_COMMIT, .name = "import_commit",
+      .roles = LOADERS, .writes = 1, .run = cmd_import_commit },
+    { .which = RECOUP__REQUEST__COMMAND_IMPORT_PROBLEMS, .name = "import_problems",
+      .roles = LOADERS, .run = cmd_import_problems },
+    { .which = RECOUP__REQUEST__COMMAND_REPORT_AGING, .name = "report_aging",
+      .roles = ROLES_READERS, .run = cmd_report_aging },
+    { .which = RECOUP__REQUEST__COMMAND_REPORT_STATEMENT, .name = "report_statement",
+      .roles = ROLES_READERS, .run = cmd_report_statement },
 };
 
 const command_t *

@@ -397,6 +397,45 @@ s_all_blind (job_t **jobs, size_t count, const int *todo)
     return 1;
 }
 
+//  Runs a `run` handler inside a savepoint, so that one command's
+//  refusal never leaves half of it in the batch: when the handler answers
+//  with an error, or a statement of it breaks a constraint (the database
+//  enforcing the ledger's rules: SQLSTATE class 23, or a check raised by
+//  a trigger), its statements and events are rolled back and it is
+//  answered CONFLICT with the database's message; the batch carries on.
+//  Returns 0, or -1 when the failure is not the command's fault.
+static int
+s_run_isolated (writer_t *self, job_t *job, cmdctx_t *ctx, Recoup__Reply *reply)
+{
+    size_t first_event = self->n_events;
+    uint64_t first_seq = self->next_seq;
+    if (db_command (self->db, "SAVEPOINT command") != 0)
+        return -1;
+    int failed = job->command->run (ctx, job->request, reply);
+    if (failed && db_ok (self->db) && strncmp (db_sqlstate (self->db), "23", 2) == 0) {
+        //  "ERROR:  the balance of invoice X would be negative\n..."
+        const char *text = db_error (self->db);
+        if (strncmp (text, "ERROR:", 6) == 0)
+            text += 6;
+        while (*text == ' ')
+            text++;
+        size_t len = strcspn (text, "\n");
+        char message [512];
+        snprintf (message, sizeof message, "%.*s", (int) (len < 500 ? len : 500), text);
+        recoup__reply__init (reply);
+        cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT, NULL, "%s", message);
+        failed = 0;
+    }
+    if (failed)
+        return -1;
+    if (reply->result_case == RECOUP__REPLY__RESULT_ERROR) {
+        s_truncate_events (self, first_event);
+        self->next_seq = first_seq;
+        return db_command (self->db, "ROLLBACK TO SAVEPOINT command");
+    }
+    return db_command (self->db, "RELEASE SAVEPOINT command");
+}
+
 //  Tries the batch once, in one transaction. The first round trip holds
 //  BEGIN, the stored-reply lookup and the statements of every planned
 //  command; then the other commands run, one statement at a time; the
@@ -552,7 +591,7 @@ s_try_batch (writer_t *self, job_t **jobs, size_t count, int *todo, int fast)
                                               rows [i], replies [i]);
         }
         else if (job->command->run)
-            failed = job->command->run (&ctx, job->request, replies [i]);
+            failed = s_run_isolated (self, job, &ctx, replies [i]);
         if (failed) {
             log_error ("command failed", "command", job->command->name,
                        "user", job->user, "error", db_error (self->db));
