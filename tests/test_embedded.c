@@ -91,9 +91,12 @@ test_migrations_once_and_newer_schema_refused (void **state)
     th_server_t server;
     memset (&server, 0, sizeof server);
     assert_int_equal (th_server_start (&server, "schema", NULL), 0);
+    int applied = s_log_count (&server, "migration applied");
+    assert_true (applied >= 2);
     assert_int_equal (th_server_stop (&server), 0);
     assert_int_equal (th_server_restart (&server), 0);
-    assert_int_equal (s_log_count (&server, "migration applied"), 1);
+    //  Every migration once, on the first start only.
+    assert_int_equal (s_log_count (&server, "migration applied"), applied);
     //  A schema from the future: recoupd refuses to run on it.
     char *done = th_sql (&server, "INSERT INTO schema_version (version, name) "
                                   "VALUES (9999, '9999_future')");
