@@ -1,6 +1,7 @@
 /*  cmd_events: `recoup tail`, the live event stream on a terminal or in
     a pipe, one event per line, gaps recovered by the sync agent.        */
 #include "cli.h"
+#include "../common/money.h"
 #include "../common/sync.h"
 
 #include <inttypes.h>
@@ -23,6 +24,137 @@ typedef struct {
     long long printed;          //  events printed
     long long limit;            //  stop after this many (-1: never)
 } tail_t;
+
+//  "1234.56 USD" into buf [MONEY_TEXT_MAX + 8].
+static const char *
+s_money (int64_t minor, const char *currency, char *buf)
+{
+    char amount [MONEY_TEXT_MAX];
+    if (money_format (minor, currency, amount, sizeof amount) != 0)
+        snprintf (amount, sizeof amount, "%" PRId64, minor);
+    snprintf (buf, MONEY_TEXT_MAX + 8, "%s %s", amount, currency);
+    return buf;
+}
+
+static const char *
+s_import_kind (Recoup__ImportKind kind)
+{
+    switch (kind) {
+        case RECOUP__IMPORT_KIND__IMPORT_CUSTOMERS: return "customers";
+        case RECOUP__IMPORT_KIND__IMPORT_INVOICES: return "invoices";
+        case RECOUP__IMPORT_KIND__IMPORT_PAYMENTS: return "payments";
+        default: return "?";
+    }
+}
+
+//  The rest of the line for the ledger's events (customer, invoice,
+//  payment, entry, account, import).
+static void
+s_print_ledger_body (const Recoup__Event *event)
+{
+    char m [2][MONEY_TEXT_MAX + 8];
+    switch (event->body_case) {
+    case RECOUP__EVENT__BODY_CUSTOMER:
+        if (event->customer) {
+            const Recoup__Customer *c = event->customer;
+            printf (": %s %s (%s, %s", c->ref, c->name, c->currency, c->terms);
+            if (c->credit_limit_minor)
+                printf (", limit %s", s_money (c->credit_limit_minor, c->currency, m [0]));
+            if (*c->sales_rep)
+                printf (", rep %s", c->sales_rep);
+            if (*c->collector)
+                printf (", collector %s", c->collector);
+            printf (")");
+        }
+        break;
+    case RECOUP__EVENT__BODY_INVOICE:
+        if (event->invoice) {
+            const Recoup__Invoice *i = event->invoice;
+            printf (": %s to %s, %s, issued %s, due %s", i->number, i->customer,
+                    s_money (i->amount_minor, i->currency, m [0]), i->issued, i->due);
+        }
+        break;
+    case RECOUP__EVENT__BODY_PAYMENT:
+        if (event->payment) {
+            const Recoup__Payment *p = event->payment;
+            printf (": %s from %s, %s received %s", p->reference, p->customer,
+                    s_money (p->amount_minor, p->currency, m [0]), p->received);
+            for (size_t k = 0; k < p->n_allocations; k++) {
+                money_format (p->allocations [k]->amount_minor, p->currency,
+                              m [1], MONEY_TEXT_MAX);
+                printf ("%s%s %s", k ? ", " : "; applied ",
+                        p->allocations [k]->invoice, m [1]);
+            }
+            printf ("; unapplied %s", s_money (p->unapplied_minor, p->currency, m [0]));
+        }
+        break;
+    case RECOUP__EVENT__BODY_ENTRY:
+        if (event->entry) {
+            const Recoup__Entry *e = event->entry;
+            printf (": entry %" PRIu64 " %s on %s (%s), %s%s on %s", e->id, e->kind,
+                    e->invoice, e->customer, e->amount_minor > 0 ? "+" : "",
+                    s_money (e->amount_minor, e->currency, m [0]), e->on_date);
+            if (e->reverses)
+                printf (", reverses entry %" PRIu64, e->reverses);
+            if (*e->payment)
+                printf (", payment %s", e->payment);
+            if (*e->memo) {
+                //  One line per event: a memo's line breaks become " / ".
+                printf (": ");
+                for (const char *p = e->memo; *p; p++)
+                    if (*p == '\n')
+                        fputs (" / ", stdout);
+                    else
+                        putchar (*p);
+            }
+        }
+        break;
+    case RECOUP__EVENT__BODY_ACCOUNT:
+        if (event->account && event->account->customer) {
+            const Recoup__Account *a = event->account;
+            printf (": %s as of %s:", a->customer->ref, a->as_of);
+            if (a->n_aging == 0)
+                printf (" nothing open");
+            for (size_t k = 0; k < a->n_aging; k++) {
+                const Recoup__Aging *g = a->aging [k];
+                const Recoup__AgingBucket *late [5] = {
+                    g->d1_30, g->d31_60, g->d61_90, g->d91_120, g->over_120
+                };
+                int64_t overdue = 0;
+                for (int b = 0; b < 5; b++)
+                    overdue += late [b] ? late [b]->amount_minor : 0;
+                printf ("%s %u open, %s", k ? ";" : "", g->open_count,
+                        s_money (g->total_minor, g->currency, m [0]));
+                if (overdue)
+                    printf (" (%s overdue)", s_money (overdue, g->currency, m [1]));
+            }
+            for (size_t k = 0; k < a->n_unapplied; k++)
+                printf ("%s%s", k ? ", " : "; unapplied ",
+                        s_money (a->unapplied [k]->amount_minor,
+                                 a->unapplied [k]->currency, m [0]));
+        }
+        break;
+    case RECOUP__EVENT__BODY_IMPORT_SUMMARY:
+        if (event->import_summary) {
+            const Recoup__ImportSummary *s = event->import_summary;
+            printf (": %s %s, %u rows: %u new, %u updated, %u unchanged, "
+                    "%u rejected", s_import_kind (s->kind),
+                    *s->file_name ? s->file_name : s->import_id, s->rows,
+                    s->inserted, s->updated, s->unchanged, s->rejected);
+            if (s->customers_created)
+                printf (", %u customers created", s->customers_created);
+            for (size_t k = 0; k < s->n_totals; k++)
+                printf ("%s%s", k ? ", " : "; ",
+                        s_money (s->totals [k]->amount_minor,
+                                 s->totals [k]->currency, m [0]));
+            if (!s->applied)
+                printf (" (not applied)");
+        }
+        break;
+    default:
+        break;
+    }
+}
 
 //  One event, one line.
 static void
@@ -50,6 +182,8 @@ s_print_event (void *arg, const Recoup__Event *event)
         printf (": %s%s%s", note->subject, *note->subject ? ": " : "",
                 note->text);
     }
+    else
+        s_print_ledger_body (event);
     printf ("\n");
     fflush (stdout);
 }

@@ -1,5 +1,6 @@
 /*  reader: the read-only command thread. See reader.h.                  */
 #include "reader.h"
+#include "ledger.h"
 #include "../common/log.h"
 
 #include <pthread.h>
@@ -87,6 +88,12 @@ cmd_status (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
     status->database_ok = head >= 0;
     //  Without the database, the last event published is the best answer.
     status->seq = head >= 0 ? (uint64_t) head : ctx->published_seq;
+    char today [11], base [4] = "";
+    ledger_business_date (today);
+    status->business_date = arena_strdup (ctx->arena, today);
+    if (head >= 0 && ledger_base_currency (ctx->db, base) != 0)
+        base [0] = '\0';
+    status->base_currency = arena_strdup (ctx->arena, base);
     reply->result_case = RECOUP__REPLY__RESULT_STATUS;
     reply->status = status;
     return 0;
@@ -137,6 +144,15 @@ cmd_snapshot (cmdctx_t *ctx, const Recoup__Request *request,
         snap->notes [i] = note;
     }
     PQclear (res);
+    //  Every customer's account as of the business date, from the same
+    //  snapshot: what account.changed events after `seq` then update.
+    char today [11], base [4];
+    ledger_business_date (today);
+    if (ledger_base_currency (ctx->db, base) != 0
+        || ledger_accounts_load (ctx, NULL, today, &snap->accounts,
+                                 &snap->n_accounts) != 0)
+        goto fail;
+    snap->base_currency = arena_strdup (ctx->arena, base);
     if (db_command (ctx->db, "COMMIT") != 0)
         return -1;
     reply->result_case = RECOUP__REPLY__RESULT_SNAPSHOT;
