@@ -1,5 +1,8 @@
 /*  cmd_events: `recoup tail`, the live event stream on a terminal or in
-    a pipe, one event per line, gaps recovered by the sync agent.        */
+    a pipe, one event per line, gaps recovered by the sync agent. Each
+    kind of body is printed the way a person reads it: users, notes,
+    customers, invoices, payments with their allocations, ledger entries,
+    accounts (open items, overdue, unapplied cash) and imports.          */
 #include "cli.h"
 #include "../common/money.h"
 #include "../common/sync.h"
