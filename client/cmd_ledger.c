@@ -635,7 +635,11 @@ s_invoice_credit (cli_t *cli, int argc, char **argv)
         else {
             if (strcmp (reply->credit_note->entry->currency, in) != 0)
                 fprintf (stderr, "recoup: warning: the amount was read in %s but "
-                         "invoice %s is in %s\n", in, note.invoice,
+                         "invoice %s is in %s; if that is wrong, reverse it with "
+                         "`recoup entry reverse %" PRIu64 " --memo ...` and give "
+                         "--currency %s\n", in, note.invoice,
+                         reply->credit_note->entry->currency,
+                         reply->credit_note->entry->id,
                          reply->credit_note->entry->currency);
             s_print_entry ("credit note", reply->credit_note);
         }

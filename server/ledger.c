@@ -53,6 +53,15 @@ s_money (int64_t minor, const char *currency)
     return out;
 }
 
+//  The last part of a field path, to name the field in a message
+//  ("invoice_issue.invoice.number" -> "number").
+static const char *
+s_label (const char *field)
+{
+    const char *dot = strrchr (field, '.');
+    return dot ? dot + 1 : field;
+}
+
 // ---------------------------------------------------------------- dates
 
 void
@@ -87,6 +96,7 @@ s_today (void)
     return days;
 }
 
+//  A day count as "YYYY-MM-DD" in the arena.
 static const char *
 s_date_text (cmdctx_t *ctx, int32_t days)
 {
@@ -108,7 +118,7 @@ s_date (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     char err [160];
     if (date_parse_iso (text, days, err, sizeof err) != 0) {
         cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s: %s (write dates as YYYY-MM-DD)", field, err);
+                   "%s: %s (write dates as YYYY-MM-DD)", s_label (field), err);
         return 0;
     }
     return 1;
@@ -126,23 +136,23 @@ s_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     size_t chars = 0;
     if (!wire_utf8_valid (text, &chars)) {
         cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s is not valid UTF-8", field);
+                   "%s is not valid UTF-8", s_label (field));
         return 0;
     }
     if (chars < min || chars > max) {
         if (min > 0 && chars == 0)
             cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s is required", field);
+                       "%s is required", s_label (field));
         else
             cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s must be %zu to %zu characters (got %zu)", field,
+                       "%s must be %zu to %zu characters (got %zu)", s_label (field),
                        min, max, chars);
         return 0;
     }
     for (const unsigned char *p = (const unsigned char *) text; *p; p++)
         if ((*p < 0x20 && !(multiline && *p == '\n')) || *p == 0x7f) {
             cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s holds a control character (at byte %zu)%s", field,
+                       "%s holds a control character (at byte %zu)%s", s_label (field),
                        (size_t) (p - (const unsigned char *) text) + 1,
                        multiline ? "; only line breaks are allowed" : "");
             return 0;
@@ -158,8 +168,8 @@ s_currency (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     if (money_currency_exponent (code) >= 0)
         return 1;
     cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-               "%s: '%.16s' is not an ISO 4217 currency code with a minor "
-               "unit (e.g. USD, EUR, SEK, JPY)", field, code);
+               "'%.16s' is not an ISO 4217 currency code with a minor unit "
+               "(e.g. USD, EUR, SEK, JPY)", code);
     return 0;
 }
 
@@ -171,7 +181,7 @@ s_positive (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     if (amount > 0)
         return 1;
     cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-               "%s must be above zero (got %" PRId64 ")", field, amount);
+               "%s must be above zero (got %" PRId64 ")", s_label (field), amount);
     return 0;
 }
 
@@ -202,19 +212,21 @@ s_language_valid (const char *tag)
     return *p == '\0';
 }
 
-//  An amount of text as a PostgreSQL bigint parameter.
+//  A number as a text parameter, in the arena.
 static const char *
 s_int (cmdctx_t *ctx, int64_t value)
 {
     return arena_printf (ctx->arena, "%" PRId64, value);
 }
 
+//  A bigint column as a number.
 static int64_t
 s_value_int (PGresult *res, int row, int col)
 {
     return strtoll (PQgetvalue (res, row, col), NULL, 10);
 }
 
+//  A text column, copied into the arena (the result is cleared soon).
 static char *
 s_value (cmdctx_t *ctx, PGresult *res, int row, int col)
 {
@@ -375,6 +387,7 @@ s_parse_numbers (const char *text, int64_t *out, size_t max)
     return count;
 }
 
+//  One aging bucket in the arena.
 static Recoup__AgingBucket *
 s_bucket (cmdctx_t *ctx, int64_t count, int64_t amount)
 {
@@ -572,18 +585,17 @@ s_user_with_role (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     int rc = 1;
     if (PQntuples (res) == 0)
         rc = cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND, field,
-                        "%s: there is no user named '%s' (the %s must be a "
-                        "user with role %s or %s)", field, name, what,
+                        "there is no user named '%s' (the %s must be a "
+                        "user with role %s or %s)", name, what,
                         role1, role2);
     else if (PQgetvalue (res, 0, 1) [0] != 't')
         rc = cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                        "%s: user '%s' is revoked; choose an active user",
-                        field, name);
+                        "user '%s' is revoked; choose an active user", name);
     else if (strcmp (PQgetvalue (res, 0, 0), role1) != 0
              && strcmp (PQgetvalue (res, 0, 0), role2) != 0)
         rc = cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                        "%s: user '%s' has role %s; the %s must have role "
-                        "%s or %s", field, name, PQgetvalue (res, 0, 0), what,
+                        "user '%s' has role %s; the %s must have role "
+                        "%s or %s", name, PQgetvalue (res, 0, 0), what,
                         role1, role2);
     PQclear (res);
     return rc;
@@ -610,8 +622,8 @@ s_customer_check (cmdctx_t *ctx, Recoup__Reply *reply, const char *prefix,
         if (*email && (!at || at == email || !at [1] || strchr (at + 1, '@')
                        || strpbrk (email, " \t")))
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
-                              FIELD ("email"), "%s.email: '%s' is not an email "
-                              "address (name@domain, no blanks)", prefix, email);
+                              FIELD ("email"), "'%s' is not an email address "
+                              "(name@domain, no blanks)", email);
     }
     if ((mask & F_PHONE)
         && !s_text (ctx, reply, FIELD ("phone"), customer->phone, 0, PHONE_MAX, 0))
@@ -630,9 +642,9 @@ s_customer_check (cmdctx_t *ctx, Recoup__Reply *reply, const char *prefix,
             return -1;
         if (!known)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
-                              FIELD ("timezone"), "%s.timezone: '%s' is not a "
-                              "known IANA time zone (e.g. Europe/Stockholm, "
-                              "America/New_York, UTC)", prefix, zone);
+                              FIELD ("timezone"), "'%s' is not a known IANA "
+                              "time zone (e.g. Europe/Stockholm, "
+                              "America/New_York, UTC)", zone);
         values->timezone = arena_strdup (ctx->arena, known);
     }
     if (mask & F_LANGUAGE) {
@@ -642,9 +654,9 @@ s_customer_check (cmdctx_t *ctx, Recoup__Reply *reply, const char *prefix,
             return 0;
         if (!s_language_valid (values->language))
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
-                              FIELD ("language"), "%s.language: '%s' is not a "
-                              "language tag (lower-case ISO 639 code, e.g. en, "
-                              "sv, pt-BR)", prefix, values->language);
+                              FIELD ("language"), "'%s' is not a language tag "
+                              "(lower-case ISO 639 code, e.g. en, sv, pt-BR)",
+                              values->language);
     }
     if (mask & F_CURRENCY) {
         if (*customer->currency)
@@ -663,12 +675,13 @@ s_customer_check (cmdctx_t *ctx, Recoup__Reply *reply, const char *prefix,
         char err [256];
         if (terms_parse (terms, &values->parsed, values->terms, err, sizeof err) != 0)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
-                              FIELD ("terms"), "%s.terms: %s", prefix, err);
+                              FIELD ("terms"), "%s", err);
     }
     if ((mask & F_CREDIT_LIMIT) && customer->credit_limit_minor < 0)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
-                          FIELD ("credit_limit_minor"), "%s.credit_limit_minor "
-                          "must be 0 (no limit) or above", prefix);
+                          FIELD ("credit_limit_minor"), "credit_limit_minor must "
+                          "be 0 (no limit) or above (got %" PRId64 ")",
+                          customer->credit_limit_minor);
     int rc;
     if ((mask & F_SALES_REP) && *customer->sales_rep
         && (rc = s_user_with_role (ctx, reply, FIELD ("sales_rep"),
@@ -712,6 +725,8 @@ s_customer_done (cmdctx_t *ctx, Recoup__Reply *reply, const char *kind,
     return 0;
 }
 
+//  customer_create: checks every field, applies the defaults, refuses a
+//  ref that exists (CONFLICT). Emits customer.created, account.changed.
 int
 cmd_customer_create (cmdctx_t *ctx, const Recoup__Request *request,
                      Recoup__Reply *reply)
@@ -757,6 +772,9 @@ cmd_customer_create (cmdctx_t *ctx, const Recoup__Request *request,
     return rc;
 }
 
+//  customer_update: changes only the fields named in `fields` (checked
+//  as for create); the ref names the customer and never changes. Emits
+//  customer.updated, account.changed.
 int
 cmd_customer_update (cmdctx_t *ctx, const Recoup__Request *request,
                      Recoup__Reply *reply)
@@ -857,6 +875,7 @@ cmd_customer_update (cmdctx_t *ctx, const Recoup__Request *request,
     "i.number, c.ref, i.issued, i.due, i.amount_minor, i.currency, i.terms, " \
     "coalesce (i.discount_until::text, ''), i.discount_bp"
 
+//  An Invoice from INVOICE_COLUMNS and a balance, starting at `col`.
 static Recoup__Invoice *
 s_invoice_from_row (cmdctx_t *ctx, PGresult *res, int row, int col)
 {
@@ -899,6 +918,10 @@ s_customer_find (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     return res;
 }
 
+//  invoice_issue: dates and currency default from the business date and
+//  the customer; due = issued + terms days unless given; a number is
+//  used once (CONFLICT names the invoice that has it). Emits
+//  invoice.issued, account.changed.
 int
 cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
                    Recoup__Reply *reply)
@@ -936,7 +959,7 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
         if (terms_parse (inv->terms, &terms, canonical, err, sizeof err) != 0)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                               "invoice_issue.invoice.terms",
-                              "invoice_issue.invoice.terms: %s", err);
+                              "%s", err);
     }
     if (!s_date (ctx, reply, "invoice_issue.invoice.due", inv->due,
                  issued + terms.days, &due))
@@ -944,12 +967,12 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
     if (due > DATE_MAX)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "invoice_issue.invoice.issued",
-                          "invoice_issue.invoice.issued: the due date would be "
+                          "the due date would be "
                           "after 9999-12-31");
     if (due < issued)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "invoice_issue.invoice.due",
-                          "invoice_issue.invoice.due: due date %s is before the "
+                          "due date %s is before the "
                           "issue date %s", inv->due, s_date_text (ctx, issued));
     if (!s_positive (ctx, reply, "invoice_issue.invoice.amount_minor",
                      inv->amount_minor))
@@ -1036,6 +1059,7 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
     "JOIN customers c ON c.id = e.customer_id " \
     "LEFT JOIN payments p ON p.id = e.payment_id "
 
+//  An Entry from a row of ENTRY_SELECT.
 static Recoup__Entry *
 s_entry_from_row (cmdctx_t *ctx, PGresult *res, int row)
 {
@@ -1075,14 +1099,14 @@ s_allocations_check (cmdctx_t *ctx, Recoup__Reply *reply,
         const char *number_field = arena_printf (ctx->arena, "%s.invoice", field);
         if (!a)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
-                              field, "%s is empty", field);
+                              field, "allocation %zu is empty", i);
         if (!s_text (ctx, reply, number_field, a->invoice, 1, REF_MAX, 0))
             return 0;
         if (a->amount_minor < 0)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                               arena_printf (ctx->arena, "%s.amount_minor", field),
-                              "%s.amount_minor must be 0 (the whole balance) or "
-                              "above", field);
+                              "the amount of allocation %zu must be 0 (the whole "
+                              "balance) or above", i);
         for (size_t j = 0; j < i; j++)
             if (strcmp (pay->allocations [j]->invoice, a->invoice) == 0)
                 return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
@@ -1119,6 +1143,10 @@ s_allocations_check (cmdctx_t *ctx, Recoup__Reply *reply,
     return 1;
 }
 
+//  payment_post: records the payment once per (customer, reference) and
+//  allocates it: to the named invoices in order (each up to its
+//  balance), else oldest due first; what is left is unapplied cash.
+//  Emits payment.posted (with the allocations made), account.changed.
 int
 cmd_payment_post (cmdctx_t *ctx, const Recoup__Request *request,
                   Recoup__Reply *reply)
@@ -1317,6 +1345,9 @@ s_entry_done (cmdctx_t *ctx, Recoup__Reply *reply, const char *entry_id,
     return 0;
 }
 
+//  credit_note: a negative credit_note entry on an invoice, at most what
+//  it can lose on that date (s_invoice_available). Emits entry.posted,
+//  account.changed.
 int
 cmd_credit_note (cmdctx_t *ctx, const Recoup__Request *request,
                  Recoup__Reply *reply)
@@ -1349,7 +1380,7 @@ cmd_credit_note (cmdctx_t *ctx, const Recoup__Request *request,
     const char *date = s_date_text (ctx, on_date);
     if (strcmp (date, issued) < 0)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
-                          "credit_note.on_date", "credit_note.on_date: %s is "
+                          "credit_note.on_date", "%s is "
                           "before invoice %s was issued (%s)", date, number, issued);
     if (!s_text (ctx, reply, "credit_note.memo", note->memo, 0, MEMO_MAX, 1))
         return 0;
@@ -1390,6 +1421,10 @@ cmd_credit_note (cmdctx_t *ctx, const Recoup__Request *request,
                          RECOUP__REPLY__RESULT_CREDIT_NOTE);
 }
 
+//  entry_reverse: the opposite entry (kind reversal), once per entry,
+//  never of a reversal; an allocation's reversal keeps its payment, so
+//  the money goes back to the payment's unapplied cash. Emits
+//  entry.posted, account.changed.
 int
 cmd_entry_reverse (cmdctx_t *ctx, const Recoup__Request *request,
                    Recoup__Reply *reply)
@@ -1397,7 +1432,7 @@ cmd_entry_reverse (cmdctx_t *ctx, const Recoup__Request *request,
     const Recoup__EntryReverseRequest *reverse = request->entry_reverse;
     if (reverse->entry_id == 0)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
-                          "entry_reverse.entry_id", "entry_reverse.entry_id is "
+                          "entry_reverse.entry_id", "entry_id is "
                           "required (the id of the entry to reverse)");
     if (reverse->entry_id > (uint64_t) INT64_MAX)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND,
@@ -1449,7 +1484,7 @@ cmd_entry_reverse (cmdctx_t *ctx, const Recoup__Request *request,
     const char *date = s_date_text (ctx, on_date);
     if (strcmp (date, original_date) < 0)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
-                          "entry_reverse.on_date", "entry_reverse.on_date: %s is "
+                          "entry_reverse.on_date", "%s is "
                           "before the entry it reverses (%s)", date, original_date);
     if (amount < 0) {
         //  Reversing what raised the balance (a fee): it must not go below zero.
@@ -1572,6 +1607,8 @@ s_show_items (cmdctx_t *ctx, Recoup__CustomerShowReply *show, const char *id,
     return 0;
 }
 
+//  customer_show (reader thread): the account, open invoices and last
+//  payments as of a date, from one REPEATABLE READ snapshot.
 int
 cmd_customer_show (cmdctx_t *ctx, const Recoup__Request *request,
                    Recoup__Reply *reply)
