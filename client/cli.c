@@ -80,9 +80,9 @@ cli_call (cli_t *self, Recoup__Request *request, Recoup__Reply__ResultCase want,
             cli_fail ("%s: %s", code, error->message);
         if (self->json)
             cli_print_json (&error->base);
-        recoup__reply__free_unpacked (reply, NULL);
         *exit_status = error->code == RECOUP__ERROR_CODE__UNAVAILABLE
                        ? EXIT_UNREACHABLE : EXIT_REFUSED;
+        recoup__reply__free_unpacked (reply, NULL);
         return NULL;
     }
     if (reply->result_case != want) {

@@ -23,6 +23,7 @@ typedef struct {
     const char *identity_path;  //  --identity, or NULL for the default
     int json;                   //  --json
     int timeout_ms;             //  --timeout
+    int timeout_given;          //  --timeout was on the command line
     void *ctx;                  //  ZeroMQ context, after cli_connect
     identity_t identity;        //  loaded identity
     client_t *client;           //  command connection

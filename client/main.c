@@ -70,6 +70,7 @@ main (int argc, char *argv [])
                 return EXIT_USAGE;
             }
             cli.timeout_ms = (int) ms;
+            cli.timeout_given = 1;
         }
         else if (strcmp (argv [i], "--help") == 0 || strcmp (argv [i], "-h") == 0) {
             s_usage (stdout);

@@ -106,7 +106,7 @@ s_unpreparable (const char *sql)
 {
     return strncmp (sql, "BEGIN", 5) == 0 || strncmp (sql, "COMMIT", 6) == 0
            || strncmp (sql, "ROLLBACK", 8) == 0 || strncmp (sql, "LISTEN", 6) == 0
-           || strncmp (sql, "SET ", 4) == 0;
+           || strncmp (sql, "SET ", 4) == 0 || strncmp (sql, "ANALYZE", 7) == 0;
 }
 
 //  Records the error of a failed result (or of the connection).
@@ -332,6 +332,22 @@ db_array_add (db_array_t *self, const void *data, size_t len)
     memcpy (self->data + self->len + 4, data, len);
     self->len = need;
     self->count++;
+}
+
+void
+db_array_add_null (db_array_t *self)
+{
+    size_t need = self->len + 4;
+    if (need > self->cap) {
+        self->cap = need * 2;
+        self->data = realloc (self->data, self->cap);
+        if (!self->data)
+            abort ();
+    }
+    memset (self->data + self->len, 0xff, 4);   //  length -1: NULL
+    self->len = need;
+    self->count++;
+    self->data [7] = 1;                         //  header: has nulls
 }
 
 void

@@ -86,6 +86,8 @@ typedef struct {
 void db_array_init (db_array_t *self, unsigned elem_oid);
 void db_array_add (db_array_t *self, const void *data, size_t len);
 void db_array_add_text (db_array_t *self, const char *text);
+//  A NULL element.
+void db_array_add_null (db_array_t *self);
 void db_array_add_int8 (db_array_t *self, int64_t value);
 //  Finishes the header; returns the bytes to pass as a binary parameter.
 const char *db_array_finish (db_array_t *self, int *len);

@@ -1,5 +1,6 @@
 /*  writer: batched, idempotent, sequenced writes. See writer.h.         */
 #include "writer.h"
+#include "import.h"
 #include "../common/log.h"
 
 #include <inttypes.h>
@@ -782,4 +783,5 @@ writer_prune (writer_t *self)
     if (db_ok (self->db))
         db_command (self->db, "DELETE FROM requests WHERE at < now() - interval '"
                               REQUEST_RETENTION "'");
+    import_prune (self->db);
 }

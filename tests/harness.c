@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,4 +414,55 @@ th_pg_stop (th_pg_t *self)
         if (system (command) != 0)
             fprintf (stderr, "harness: cannot remove %s\n", self->sockdir);
     }
+}
+
+//  Reads a whole (small) file into buf.
+static void
+s_slurp (const char *path, char *buf, size_t len)
+{
+    buf [0] = 0;
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return;
+    size_t n = fread (buf, 1, len - 1, file);
+    buf [n] = 0;
+    fclose (file);
+}
+
+int
+th_run (th_server_t *self, th_run_t *run, const char *identity, const char *format, ...)
+{
+    char args [8192], command [16384], out [PATH_MAX + 64], err [PATH_MAX + 64];
+    char admin [PATH_MAX + 64];
+    va_list ap;
+    va_start (ap, format);
+    vsnprintf (args, sizeof args, format, ap);
+    va_end (ap);
+    snprintf (admin, sizeof admin, "%s/admin.identity", self->data);
+    snprintf (out, sizeof out, "%s/run.out", self->dir);
+    snprintf (err, sizeof err, "%s/run.err", self->dir);
+    int len = snprintf (command, sizeof command, "cd '%s' && %s --identity '%s' %s >%s 2>%s </dev/null",
+                        self->dir, RECOUP_PATH, identity ? identity : admin, args, out, err);
+    if (len <= 0 || len >= (int) sizeof command) {
+        run->status = -1;
+        return -1;
+    }
+    int status = system (command);
+    run->status = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+    s_slurp (out, run->out, sizeof run->out);
+    s_slurp (err, run->err, sizeof run->err);
+    return run->status;
+}
+
+const char *
+th_write_file (th_server_t *self, const char *name, const char *text)
+{
+    static char path [PATH_MAX + 256];
+    snprintf (path, sizeof path, "%s/%s", self->dir, name);
+    FILE *file = fopen (path, "wb");
+    if (!file)
+        return NULL;
+    fputs (text, file);
+    fclose (file);
+    return path;
 }

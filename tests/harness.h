@@ -84,6 +84,24 @@ int th_pg_start (th_pg_t *self, const char *name);
 int th_pg_restart (th_pg_t *self);
 void th_pg_stop (th_pg_t *self);
 
+//  What a run of the `recoup` client printed and returned.
+typedef struct {
+    int status;                 //  exit status (-1: killed)
+    char out [262144];          //  stdout
+    char err [262144];          //  stderr
+} th_run_t;
+
+//  Runs `recoup ARGS` through the shell in the server's directory (so
+//  ARGS may name files there relatively and use `env X=Y` first),
+//  capturing output and status. `identity` is the identity file to use
+//  (NULL: the admin's). Returns run->status.
+int th_run (th_server_t *self, th_run_t *run, const char *identity,
+            const char *format, ...) __attribute__ ((format (printf, 4, 5)));
+
+//  Writes text to DIR/name (the server's test directory); returns the
+//  full path in a static buffer, or NULL.
+const char *th_write_file (th_server_t *self, const char *name, const char *text);
+
 //  Milliseconds since an arbitrary start.
 long long th_now_ms (void);
 void th_sleep_ms (int ms);

@@ -252,7 +252,8 @@ CREATE TABLE imports (
     actor           text NOT NULL,
     started_at      timestamptz NOT NULL DEFAULT now(),
     staged          int NOT NULL DEFAULT 0,
-    committed_at    timestamptz,
+    columns         text[] NOT NULL DEFAULT '{}',  -- columns the file has
+    closed_at       timestamptz,    -- committed (applied or refused)
     summary         bytea           -- packed recoup.ImportSummary
 );
 
@@ -267,6 +268,9 @@ CREATE UNLOGGED TABLE import_rows (
     amount_minor    bigint,
     currency        text NOT NULL DEFAULT '',
     terms           text NOT NULL DEFAULT '',
+    terms_days      int,
+    discount_bp     int,
+    discount_days   int,
     invoice         text NOT NULL DEFAULT '',
     method          text NOT NULL DEFAULT '',
     email           text NOT NULL DEFAULT '',
@@ -285,3 +289,18 @@ CREATE UNLOGGED TABLE import_problems (
     message         text NOT NULL
 );
 CREATE INDEX import_problems_line ON import_problems (import_id, line);
+
+-- An amount as people read it, for messages: 1234 USD -> '12.34 USD'.
+-- The exponents mirror common/money.c (ISO 4217 minor units).
+CREATE FUNCTION recoup_money_text(minor bigint, currency text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE e WHEN 0 THEN minor::text
+           ELSE to_char(minor::numeric / 10 ^ e, 'FM' || repeat('9', 18 - e) || '0.' || repeat('0', e))
+           END || ' ' || currency
+    FROM (SELECT CASE
+        WHEN currency IN ('BIF', 'CLP', 'DJF', 'GNF', 'ISK', 'JPY', 'KMF', 'KRW',
+                          'PYG', 'RWF', 'UGX', 'UYI', 'VND', 'VUV', 'XAF', 'XOF', 'XPF') THEN 0
+        WHEN currency IN ('BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND') THEN 3
+        WHEN currency IN ('CLF', 'UYW') THEN 4
+        ELSE 2 END AS e) x
+$$;
