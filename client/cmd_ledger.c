@@ -15,8 +15,8 @@
       currency (status), which is the new customer's default currency;
       for `customer update --credit-limit`, the customer's currency;
     - `invoice credit` has no customer to ask: the amount is read in
-      --currency if given, else in the base currency, and the human
-      output says which.
+      --currency if given, else in the base currency, and sent with that
+      currency: the server refuses it when the invoice is in another.
 
     Amounts and dates that cannot be right are refused (exit 2) before
     anything is sent: the syntax of every amount is checked against the
@@ -497,8 +497,8 @@ s_invoice_usage (void)
               "       recoup invoice credit NUMBER --amount AMOUNT [--date DATE]\n"
               "         [--memo TEXT] [--currency C]\n"
               "issue: AMOUNT is in --currency, else in the customer's currency;\n"
-              "credit: in --currency, else in the server's base currency: give\n"
-              "--currency for an invoice in another currency");
+              "credit: in --currency, else in the server's base currency (refused\n"
+              "when the invoice is in another: then give --currency)");
 }
 
 static int
@@ -620,6 +620,8 @@ s_invoice_credit (cli_t *cli, int argc, char **argv)
         rc = EXIT_USAGE;
         goto done;
     }
+    //  The server refuses the note if the invoice is in another currency.
+    note.currency = in;
     if (s_get (&args, "--date"))
         note.on_date = (char *) s_get (&args, "--date");
     if (s_get (&args, "--memo"))
@@ -632,17 +634,8 @@ s_invoice_credit (cli_t *cli, int argc, char **argv)
     if (reply) {
         if (cli->json)
             cli_print_json (&reply->credit_note->base);
-        else {
-            if (strcmp (reply->credit_note->entry->currency, in) != 0)
-                fprintf (stderr, "recoup: warning: the amount was read in %s but "
-                         "invoice %s is in %s; if that is wrong, reverse it with "
-                         "`recoup entry reverse %" PRIu64 " --memo ...` and give "
-                         "--currency %s\n", in, note.invoice,
-                         reply->credit_note->entry->currency,
-                         reply->credit_note->entry->id,
-                         reply->credit_note->entry->currency);
+        else
             s_print_entry ("credit note", reply->credit_note);
-        }
         recoup__reply__free_unpacked (reply, NULL);
     }
 done:

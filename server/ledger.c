@@ -1371,6 +1371,13 @@ cmd_credit_note (cmdctx_t *ctx, const Recoup__Request *request,
     const char *issued = s_value (ctx, res, 0, 2);
     const char *currency = s_value (ctx, res, 0, 3);
     PQclear (res);
+    //  The client read the amount in some currency's decimals: it must be
+    //  the invoice's, or 10.00 could become 1000 JPY.
+    if (*note->currency && strcmp (note->currency, currency) != 0)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "credit_note.currency", "invoice %s is in %s, not %.8s: "
+                          "give the amount in %s", number, currency, note->currency,
+                          currency);
     if (!s_positive (ctx, reply, "credit_note.amount_minor", note->amount_minor))
         return 0;
     int32_t on_date;
