@@ -116,6 +116,21 @@ cmd_import_begin (cmdctx_t *ctx, const Recoup__Request *request,
     return 0;
 }
 
+//  Protobuf allocator drawing from a request's arena; freeing is a no-op
+//  (the arena goes as a whole after the reply is packed).
+static void *
+s_arena_alloc (void *data, size_t size)
+{
+    return arena_alloc (data, size);
+}
+
+static void
+s_arena_free (void *data, void *ptr)
+{
+    (void) data;
+    (void) ptr;
+}
+
 //  What an import row of `imports` says.
 typedef struct {
     Recoup__ImportKind kind;    //  what the file holds
@@ -985,40 +1000,19 @@ cmd_import_commit (cmdctx_t *ctx, const Recoup__Request *request,
     Recoup__ImportCommitReply *result = CMD_NEW (ctx, Recoup__ImportCommitReply,
                                                  recoup__import_commit_reply__init);
     if (import.closed) {
-        //  Committed before (the client lost the reply): the same answer.
+        //  Committed before (the client lost the reply): the same answer,
+        //  unpacked into the arena that the reply lives in.
+        ProtobufCAllocator allocator = { s_arena_alloc, s_arena_free, ctx->arena };
         Recoup__ImportSummary *stored = import.summary
-            ? recoup__import_summary__unpack (NULL, import.summary_len, import.summary)
+            ? recoup__import_summary__unpack (&allocator, import.summary_len,
+                                              import.summary)
             : NULL;
         free (import.summary);
         if (!stored)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
                               "import_commit.import_id",
                               "import %s is already closed", id);
-        //  Copy into the arena through a pack/unpack-free path: keep the
-        //  unpacked message alive until the reply is packed.
-        size_t len = recoup__import_summary__get_packed_size (stored);
-        uint8_t *copy = arena_alloc (ctx->arena, len + 1);
-        recoup__import_summary__pack (stored, copy);
-        recoup__import_summary__free_unpacked (stored, NULL);
-        result->summary = recoup__import_summary__unpack (NULL, len, copy);
-        //  Freed by the arena's owner? No: protobuf-c allocated it; hand
-        //  it to the arena by copying fields we need.
-        Recoup__ImportSummary *summary = CMD_NEW (ctx, Recoup__ImportSummary,
-                                                  recoup__import_summary__init);
-        *summary = *result->summary;
-        summary->import_id = arena_strdup (ctx->arena, result->summary->import_id);
-        summary->file_name = arena_strdup (ctx->arena, result->summary->file_name);
-        summary->actor = arena_strdup (ctx->arena, result->summary->actor);
-        summary->totals = arena_alloc (ctx->arena, (summary->n_totals + 1) * sizeof (void *));
-        for (size_t t = 0; t < summary->n_totals; t++) {
-            Recoup__ImportCurrencyTotal *total = CMD_NEW (ctx, Recoup__ImportCurrencyTotal,
-                                                          recoup__import_currency_total__init);
-            total->currency = arena_strdup (ctx->arena, result->summary->totals [t]->currency);
-            total->amount_minor = result->summary->totals [t]->amount_minor;
-            summary->totals [t] = total;
-        }
-        recoup__import_summary__free_unpacked (result->summary, NULL);
-        result->summary = summary;
+        result->summary = stored;
         reply->result_case = RECOUP__REPLY__RESULT_IMPORT_COMMIT;
         reply->import_commit = result;
         return 0;

@@ -513,6 +513,125 @@ test_roles (void **state)
     identity_wipe (&loader);
 }
 
+//  One request as the admin; the reply (caller frees).
+static Recoup__Reply *
+s_call (const identity_t *who, Recoup__Request *request)
+{
+    client_status_t status;
+    Recoup__Reply *reply = th_call (who, request, &status);
+    assert_non_null (reply);
+    return reply;
+}
+
+//  The protocol underneath: commits are idempotent per import, a closed
+//  import takes no more rows, columns must agree, and an import belongs
+//  to the user who began it.
+static void
+test_protocol_begin_stage_commit (void **state)
+{
+    (void) state;
+    s_customers ("PROTO1");
+    Recoup__ImportBeginRequest begin = RECOUP__IMPORT_BEGIN_REQUEST__INIT;
+    begin.kind = RECOUP__IMPORT_KIND__IMPORT_INVOICES;
+    begin.file_name = "proto.csv";
+    Recoup__Request request = RECOUP__REQUEST__INIT;
+    request.command_case = RECOUP__REQUEST__COMMAND_IMPORT_BEGIN;
+    request.import_begin = &begin;
+    Recoup__Reply *reply = s_call (&s_server.admin, &request);
+    assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_IMPORT_BEGIN);
+    char id [64];
+    snprintf (id, sizeof id, "%s", reply->import_begin->import_id);
+    recoup__reply__free_unpacked (reply, NULL);
+
+    //  Columns of different lengths are refused, and nothing is staged.
+    uint32_t lines [2] = { 2, 3 };
+    char *customers [2] = { "PROTO1", "PROTO1" };
+    char *numbers [2] = { "PROTO-1", "PROTO-2" };
+    int32_t issued [2] = { 20600, 20601 }, due [2] = { 20630, 20631 };
+    int64_t amounts [2] = { 1000, 2000 };
+    Recoup__ImportStageRequest stage = RECOUP__IMPORT_STAGE_REQUEST__INIT;
+    stage.import_id = id;
+    stage.n_line = 2;
+    stage.line = lines;
+    stage.n_customer = 2;
+    stage.customer = customers;
+    stage.n_number = 1;
+    stage.number = numbers;
+    stage.n_date1 = 2;
+    stage.date1 = issued;
+    stage.n_date2 = 2;
+    stage.date2 = due;
+    stage.n_amount_minor = 2;
+    stage.amount_minor = amounts;
+    request.command_case = RECOUP__REQUEST__COMMAND_IMPORT_STAGE;
+    request.import_stage = &stage;
+    reply = s_call (&s_server.admin, &request);
+    assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
+    assert_int_equal (reply->error->code, RECOUP__ERROR_CODE__INVALID_ARGUMENT);
+    assert_string_equal (reply->error->field, "import_stage.number");
+    recoup__reply__free_unpacked (reply, NULL);
+    stage.n_number = 2;
+    reply = s_call (&s_server.admin, &request);
+    assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_IMPORT_STAGE);
+    assert_int_equal (reply->import_stage->total_staged, 2);
+    recoup__reply__free_unpacked (reply, NULL);
+
+    //  Another user may not touch it.
+    identity_t other;
+    assert_int_equal (th_user_add (&s_server, "other-loader", RECOUP__ROLE__IMPORTER,
+                                   &other), 0);
+    reply = s_call (&other, &request);
+    assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
+    assert_int_equal (reply->error->code, RECOUP__ERROR_CODE__PERMISSION_DENIED);
+    recoup__reply__free_unpacked (reply, NULL);
+    identity_wipe (&other);
+
+    //  A commit that counts other rows than were staged is refused.
+    Recoup__ImportCommitRequest commit = RECOUP__IMPORT_COMMIT_REQUEST__INIT;
+    commit.import_id = id;
+    commit.rows = 3;
+    request.command_case = RECOUP__REQUEST__COMMAND_IMPORT_COMMIT;
+    request.import_commit = &commit;
+    request.request_id = "";
+    reply = s_call (&s_server.admin, &request);
+    assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
+    assert_int_equal (reply->error->code, RECOUP__ERROR_CODE__CONFLICT);
+    assert_string_equal (reply->error->field, "import_commit.rows");
+    recoup__reply__free_unpacked (reply, NULL);
+    commit.rows = 2;
+    reply = s_call (&s_server.admin, &request);
+    assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_IMPORT_COMMIT);
+    assert_true (reply->import_commit->summary->applied);
+    assert_int_equal (reply->import_commit->summary->inserted, 2);
+    uint64_t seq = reply->import_commit->seq;
+    assert_true (seq > 0);
+    recoup__reply__free_unpacked (reply, NULL);
+
+    //  Committing again (a new request id: the client lost the reply and
+    //  restarted) gives the same summary and writes nothing.
+    request.request_id = "";
+    reply = s_call (&s_server.admin, &request);
+    assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_IMPORT_COMMIT);
+    assert_int_equal (reply->import_commit->summary->inserted, 2);
+    assert_string_equal (reply->import_commit->summary->file_name, "proto.csv");
+    recoup__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql_number (&s_server, "SELECT count (*) FROM invoices "
+                                               "WHERE number LIKE 'PROTO-%'"), 2);
+    //  A closed import takes no more rows.
+    request.command_case = RECOUP__REQUEST__COMMAND_IMPORT_STAGE;
+    request.import_stage = &stage;
+    reply = s_call (&s_server.admin, &request);
+    assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
+    assert_int_equal (reply->error->code, RECOUP__ERROR_CODE__CONFLICT);
+    recoup__reply__free_unpacked (reply, NULL);
+    //  An id that is not one.
+    stage.import_id = "not-an-import";
+    reply = s_call (&s_server.admin, &request);
+    assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
+    assert_int_equal (reply->error->code, RECOUP__ERROR_CODE__INVALID_ARGUMENT);
+    recoup__reply__free_unpacked (reply, NULL);
+}
+
 //  Kills recoupd (SIGKILL) while a large import is staging, and again
 //  while it commits; after a restart the same command, run again,
 //  leaves exactly the file's rows and totals in the ledger.
@@ -610,6 +729,7 @@ main (void)
         cmocka_unit_test (test_create_customers_and_customer_updates),
         cmocka_unit_test (test_events_per_account_not_per_row),
         cmocka_unit_test (test_roles),
+        cmocka_unit_test (test_protocol_begin_stage_commit),
         cmocka_unit_test (test_killed_server_then_run_again_exactly_once),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
