@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # recoup in one command, from a fresh clone: installs the Debian packages
 # it needs, builds, starts recoupd with its embedded PostgreSQL under
-# ./var, and shows it with the client: who you are, the users, and the
-# live event stream (Ctrl-C stops the stream and the server).
+# ./var, and shows it with the client: who you are, the users, the
+# demo ledger's aging, and the live event stream (Ctrl-C stops the
+# stream and the server). On the first run, while the ledger has no
+# customers yet, it loads demo data (a small wholesale business, made up
+# by recoup-gen under ./var/demo) with `recoup import`.
 #
 #   deploy/quickstart.sh            interactive: follows events until Ctrl-C
 #   deploy/quickstart.sh --once     shows status and events, then stops
@@ -64,6 +67,33 @@ echo "== recoup user list"
 "$recoup" user list
 "$recoup" note post --subject quickstart "recoup is up on $(hostname)" >/dev/null
 
+# Demo data, once: only while the ledger has no customers, so that a
+# second run (or a ledger with real data) is left alone.
+demo="$data/demo"
+customers=$(psql "$(cat "$data/db.conninfo")" -tAc 'select count(*) from customers' \
+            2>/dev/null || true)
+if [ "$customers" = 0 ]; then
+    echo "== demo data: a small wholesale business, in $demo"
+    if build/recoup-gen demo --out "$demo"; then
+        for kind in customers invoices payments; do
+            echo "== recoup import $kind $demo/$kind.csv"
+            "$recoup" import "$kind" "$demo/$kind.csv" ||
+                echo "(the $kind import failed; recoupd goes on without them)"
+        done
+    else
+        echo "(recoup-gen failed; no demo data)"
+    fi
+elif [ -n "$customers" ]; then
+    echo "== the ledger has $customers customers: no demo data loaded"
+else
+    echo "== could not count the ledger's customers (psql): no demo data loaded"
+fi
+# A customer worth a look: the one with the oldest unpaid invoice.
+example=$(psql "$(cat "$data/db.conninfo")" -tAc "select c.ref from recoup_open_items(current_date) o
+          join customers c on c.id = o.customer_id order by o.due, c.ref limit 1" 2>/dev/null || true)
+echo "== recoup report aging"
+"$recoup" report aging || true
+
 cat <<EOT
 
 recoupd is serving on $(sed -n 's/^commands=//p' "$data/ready") (commands) and
@@ -74,13 +104,18 @@ $(sed -n 's/^events=//p' "$data/ready") (events). In another terminal:
   $recoup note post "first note"
   $recoup keygen --out alice.identity --server-from $data/server.identity --user alice
   $recoup user add alice --role collector --key KEY-PRINTED-BY-KEYGEN
+  $recoup report aging --by-customer
+  $recoup customer show ${example:-REF}
 
 EOT
+# The demo import alone makes hundreds of events (one per account it
+# changed): show the last few; `recoup tail --from 1` has them all.
+last=$("$recoup" status --json | sed -n 's/.*"seq":\([0-9]*\).*/\1/p')
+from=$(( last > 20 ? last - 19 : 1 ))
 if [ "$once" = 1 ]; then
-    echo "== events so far"
-    last=$("$recoup" status --json | sed -n 's/.*"seq":\([0-9]*\).*/\1/p')
-    "$recoup" tail --from 1 --count "$last"
+    echo "== events so far (from #$from of $last)"
+    "$recoup" tail --from "$from" --count "$(( last - from + 1 ))"
 else
-    echo "== live events (Ctrl-C to stop recoup)"
-    "$recoup" tail --from 1 || true
+    echo "== live events from #$from (Ctrl-C to stop recoup)"
+    "$recoup" tail --from "$from" || true
 fi
