@@ -445,7 +445,7 @@ test_create_customers_and_customer_updates (void **state)
     assert_string_equal (names, "NEWC1=New Customer One,NEWC2=NEWC2");
     free (names);
     //  A customer file updates only the columns it has.
-    th_sql (&s_server, "UPDATE customers SET email = 'keep@example.com' WHERE ref = 'NEWC1'");
+    free (th_sql (&s_server, "UPDATE customers SET email = 'keep@example.com' WHERE ref = 'NEWC1'"));
     th_run (&s_server, &run, NULL, "--json import customers %s", s_file ("upd.csv",
         "customer,name,phone,timezone\n"
         "NEWC1,New Customer One,+46 8 123 456,Europe/Stockholm\n"
