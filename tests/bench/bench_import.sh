@@ -15,6 +15,9 @@
 #   (a) baseline: psql \copy of the invoice file into a plain table with
 #       the same columns (text, date, numeric: COPY cannot read "12.34"
 #       into a bigint of cents), no index;
+#   (a2) the same COPY into a table with the ledger's indexes (key,
+#       unique number, per-customer index), to show what indexing alone
+#       costs;
 #   (b) `recoup import invoices FILE --json`, end to end: parsing and
 #       checking, staging, the commit that checks and applies every row;
 #   (c) the same import again, which must change nothing.
@@ -204,6 +207,20 @@ copied=$(sql -tAc "SELECT count(*) FROM plain_invoices")
 copy_rate=$(rate "n / s" -v n="$rows" -v s="$copy_s")
 echo "  (a) COPY into a plain table     $copy_s s   $copy_rate rows/s"
 
+# (a2) COPY into a table with the ledger's indexes (a bigserial key, the
+# unique invoice number, the per-customer index by due date): what the
+# same rows cost PostgreSQL when they are indexed the way the ledger must
+# index them, still without any checking.
+sql -c "CREATE TABLE indexed_invoices (id bigserial PRIMARY KEY, customer text,
+        invoice text UNIQUE, issued date, due date, amount numeric);
+        CREATE INDEX ON indexed_invoices (customer, due)"
+measure "$dir/copy2.out" psql "$conninfo" -X -q -v ON_ERROR_STOP=1 \
+    -c "\\copy indexed_invoices (customer, invoice, issued, due, amount) from '$dir/invoices.csv' csv header"
+[ "$status" = 0 ] || fail "COPY failed: $(cat "$dir/copy2.out")"
+copy_indexed_s=$elapsed
+copy_indexed_rate=$(rate "n / s" -v n="$rows" -v s="$copy_indexed_s")
+echo "  (a2) COPY, ledger's indexes     $copy_indexed_s s   $copy_indexed_rate rows/s"
+
 # What became of a measured import: "ok", "timed out" or "failed".
 outcome () {
     case $status in
@@ -232,11 +249,16 @@ fi
 if [ "$import_ok" = true ]; then
     import_rate=$(rate "n / s" -v n="$rows" -v s="$import_s")
     ratio=$(calc "i / c" -v i="$import_s" -v c="$copy_s")
+    rate_ratio=$(awk -v i="$import_s" -v c="$copy_s" 'BEGIN { printf "%.3f", c / i }')
+    rate_ratio_indexed=$(awk -v i="$import_s" -v c="$copy_indexed_s" 'BEGIN { printf "%.3f", c / i }')
     echo "  (b) recoup import invoices      $import_s s   $import_rate rows/s   ${ratio}x the COPY time"
+    echo "      import rate / COPY rate: $rate_ratio (plain table), $rate_ratio_indexed (ledger's indexes)"
     echo "      $(head -c 300 "$dir/import.json")..."
 else
     import_rate=null
     ratio=null
+    rate_ratio=null
+    rate_ratio_indexed=null
     failed=1
     echo "  (b) recoup import invoices      $import_s s   $import_outcome"
 fi
@@ -280,6 +302,9 @@ printf '"copy_s":%s,"copy_rows_per_s":%s,"import_s":%s,"import_rows_per_s":%s,' 
     "$copy_s" "$copy_rate" "$import_s" "$import_rate"
 printf '"import_to_copy_time_ratio":%s,"reimport_s":%s,"reimport_rows_per_s":%s,' \
     "$ratio" "$reimport_s" "$reimport_rate"
+printf '"copy_indexed_s":%s,"copy_indexed_rows_per_s":%s,"import_rate_to_copy_rate":%s,' \
+    "$copy_indexed_s" "$copy_indexed_rate" "$rate_ratio"
+printf '"import_rate_to_indexed_copy_rate":%s,' "$rate_ratio_indexed"
 printf '"client_peak_rss_kb":%s,"client_reimport_peak_rss_kb":%s,' "$client_kb" "$reimport_kb"
 printf '"recoupd_hwm_before_kb":%s,"recoupd_hwm_after_kb":%s,"recoupd_hwm_end_kb":%s,' \
     "$server_hwm_before" "$server_hwm_after" "$server_hwm_end"
