@@ -873,6 +873,17 @@ s_apply_payments (cmdctx_t *ctx, const char *import_id, applied_t *out)
         "  WHERE n.invoice <> '' AND $1::text IS NOT NULL) x "
         "WHERE x.amount > 0", 2, params) != 0)
         return -1;
+    //  Early payments inside a discount window settle their invoices
+    //  (recoup_allocate does the same for the others).
+    if (s_count (ctx,
+        "SELECT count (recoup_early_discount (x.invoice_id, x.received, $2)) FROM "
+        "  (SELECT DISTINCT ON (e.invoice_id) e.invoice_id, n.received "
+        "   FROM import_new_payments n JOIN entries e ON e.payment_id = n.id "
+        "   JOIN invoices i ON i.id = e.invoice_id "
+        "   WHERE n.invoice <> '' AND i.discount_bp > 0 AND n.received <= i.discount_until "
+        "   AND $1::text IS NOT NULL ORDER BY e.invoice_id, n.received DESC) x",
+        2, params) < 0)
+        return -1;
     //  The others, oldest due first, one payment at a time in order.
     if (s_count (ctx,
         "SELECT count (recoup_allocate_oldest (n.id, $2)) FROM "

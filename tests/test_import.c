@@ -424,6 +424,46 @@ test_payments_allocate_named_oldest_partial_over (void **state)
     s_contains (run.err, "invoice P-MID belongs to customer PAY1, not PAY2");
 }
 
+//  Terms "2/10 net 30": a payment of 98% inside the ten days settles the
+//  invoice with a discount entry; the same after the window leaves the
+//  rest open.
+static void
+test_payments_early_discount (void **state)
+{
+    (void) state;
+    th_run_t run;
+    th_run (&s_server, &run, NULL, "import customers %s", s_file ("disc-customers.csv",
+        "customer,name,terms\n"
+        "DISC1,Prompt Payer,2/10 net 30\n"
+        "DISC2,Also Prompt,2/10 net 30\n"));
+    assert_int_equal (run.status, 0);
+    th_run (&s_server, &run, NULL, "import invoices %s", s_file ("disc-invoices.csv",
+        "customer,invoice,issued,due,amount\n"
+        "DISC1,D-1,2026-05-01,2026-05-31,1000.00\n"
+        "DISC1,D-2,2026-05-01,2026-05-31,500.00\n"
+        "DISC2,D-3,2026-05-01,2026-05-31,100.00\n"));
+    assert_int_equal (run.status, 0);
+    th_run (&s_server, &run, NULL, "import payments %s", s_file ("disc-payments.csv",
+        "customer,reference,received,amount,invoice\n"
+        "DISC1,DP-1,2026-05-08,980.00,D-1\n"
+        "DISC1,DP-2,2026-05-20,490.00,D-2\n"
+        "DISC2,DP-3,2026-05-05,98.00,\n"));
+    if (run.status != 0)
+        print_error ("%s%s", run.out, run.err);
+    assert_int_equal (run.status, 0);
+    char *balances = th_sql (&s_server,
+        "SELECT string_agg (number || '=' || recoup_invoice_balance (id), ',' ORDER BY number) "
+        "FROM invoices WHERE number LIKE 'D-%'");
+    assert_string_equal (balances, "D-1=0,D-2=1000,D-3=0");
+    free (balances);
+    char *discounts = th_sql (&s_server,
+        "SELECT string_agg (i.number || ':' || e.amount_minor || ':' || e.on_date, ',' "
+        "ORDER BY i.number) FROM entries e JOIN invoices i ON i.id = e.invoice_id "
+        "WHERE e.kind = 'discount' AND i.number LIKE 'D-%'");
+    assert_string_equal (discounts, "D-1:-2000:2026-05-08,D-3:-200:2026-05-05");
+    free (discounts);
+}
+
 static void
 test_create_customers_and_customer_updates (void **state)
 {
@@ -726,6 +766,7 @@ main (void)
         cmocka_unit_test (test_skip_invalid_writes_rejects),
         cmocka_unit_test (test_mappings_us_dates_and_comma_decimals),
         cmocka_unit_test (test_payments_allocate_named_oldest_partial_over),
+        cmocka_unit_test (test_payments_early_discount),
         cmocka_unit_test (test_create_customers_and_customer_updates),
         cmocka_unit_test (test_events_per_account_not_per_row),
         cmocka_unit_test (test_roles),

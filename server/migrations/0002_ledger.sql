@@ -217,9 +217,39 @@ LANGUAGE sql IMMUTABLE AS $$
                 ELSE 'over-120' END
 $$;
 
+-- An early payment inside an invoice's discount window ("2/10 net 30")
+-- settles it: when what is left of invoice `inv` is exactly its discount
+-- (the rate times the amount, rounded half up) and the payment that
+-- brought it there was received on or before discount_until, the rest is
+-- booked as a `discount` entry, dated like that payment's allocation.
+-- Returns the discount booked, or 0. (A discount taken after the window
+-- is not granted: the remainder stays open.)
+CREATE FUNCTION recoup_early_discount(inv bigint, received date, who text)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    i invoices%ROWTYPE;
+    discount bigint;
+BEGIN
+    SELECT * INTO i FROM invoices WHERE id = inv;
+    IF i.discount_bp = 0 OR i.discount_until IS NULL OR received > i.discount_until THEN
+        RETURN 0;
+    END IF;
+    discount := round (i.amount_minor * i.discount_bp / 10000.0)::bigint;
+    IF discount <= 0 OR recoup_invoice_balance (inv) <> discount THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO entries (invoice_id, customer_id, kind, on_date, amount_minor,
+                         currency, memo, actor)
+    VALUES (inv, i.customer_id, 'discount', greatest (received, i.issued), -discount,
+            i.currency, format ('early-payment discount of %s%%, paid by %s',
+                                trim_scale (i.discount_bp / 100.0), i.discount_until), who);
+    RETURN discount;
+END $$;
+
 -- Allocates up to `want` (NULL: as much as possible) of what is left of
 -- payment `pay` to invoice `inv`, dated the later of the payment's
--- receipt and the invoice's issue. Returns the amount allocated (0 when
+-- receipt and the invoice's issue, and books the early-payment discount
+-- when that settles the invoice. Returns the amount allocated (0 when
 -- the invoice is paid or nothing is left).
 CREATE FUNCTION recoup_allocate(pay bigint, inv bigint, want bigint, who text)
 RETURNS bigint LANGUAGE plpgsql AS $$
@@ -241,6 +271,7 @@ BEGIN
                          currency, payment_id, actor)
     VALUES (inv, i.customer_id, 'allocation', greatest(p.received, i.issued),
             -amount, i.currency, pay, who);
+    PERFORM recoup_early_discount (inv, p.received, who);
     RETURN amount;
 END $$;
 
