@@ -1387,44 +1387,10 @@ test_snapshot_accounts_match_events (void **state)
 
 // ---------------------------------------------------------------- client
 
-typedef struct {
-    int status;                 //  exit status
-    char out [65536];           //  stdout
-    char err [16384];           //  stderr
-} run_t;
-
-static void
-s_slurp (const char *path, char *buf, size_t len)
-{
-    buf [0] = 0;
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return;
-    size_t n = fread (buf, 1, len - 1, file);
-    buf [n] = 0;
-    fclose (file);
-}
-
-//  Runs `recoup --identity ADMIN ARGS` through the shell.
-static void
-s_run (run_t *run, const char *format, ...)
-{
-    char args [4096], command [16384], out [PATH_MAX + 64], err [PATH_MAX + 64];
-    va_list ap;
-    va_start (ap, format);
-    vsnprintf (args, sizeof args, format, ap);
-    va_end (ap);
-    snprintf (out, sizeof out, "%s/ledger-cli.out", s_server.dir);
-    snprintf (err, sizeof err, "%s/ledger-cli.err", s_server.dir);
-    int len = snprintf (command, sizeof command,
-                        "%s --identity '%s' %s >%s 2>%s </dev/null",
-                        RECOUP_PATH, s_admin_path, args, out, err);
-    assert_true (len > 0 && len < (int) sizeof command);
-    int status = system (command);
-    run->status = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-    s_slurp (out, run->out, sizeof run->out);
-    s_slurp (err, run->err, sizeof run->err);
-}
+//  The built client, through the harness (its own --identity, when the
+//  arguments give one, wins over the admin's).
+typedef th_run_t run_t;
+#define s_run(run, ...) th_run (&s_server, (run), NULL, __VA_ARGS__)
 
 #define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
 
