@@ -698,6 +698,7 @@ s_read (import_t *self)
     size_t count;
     char err [600];
     self->started_ms = wire_clock_ms ();
+    self->drawn_ms = self->started_ms;     //  the first bar after 250 ms
     while (1) {
         int got = csv_next (csv, &fields, &count, err, sizeof err);
         if (got == 0)
