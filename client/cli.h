@@ -63,5 +63,8 @@ int cmd_payment (cli_t *cli, int argc, char **argv);
 int cmd_entry (cli_t *cli, int argc, char **argv);
 int cmd_import (cli_t *cli, int argc, char **argv);       //  cmd_import.c
 int cmd_report (cli_t *cli, int argc, char **argv);       //  cmd_report.c
+int cmd_contact (cli_t *cli, int argc, char **argv);      //  cmd_contacts.c
+int cmd_audit (cli_t *cli, int argc, char **argv);
+int cmd_policy (cli_t *cli, int argc, char **argv);       //  cmd_policy.c
 
 #endif

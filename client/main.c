@@ -39,6 +39,12 @@ s_usage (FILE *out)
         "           [--skip-invalid] [--reject-file FILE] [--create-customers]\n"
         "  report aging [--as-of DATE] [--by-customer] [--customer REF]\n"
         "  report statement REF [--as-of DATE] [--from DATE]\n"
+        "  contact log CUSTOMER --channel C --direction in|out --outcome O\n"
+        "           [--note TEXT] [--at ISO8601] [--override REASON]\n"
+        "  contact prefs CUSTOMER [--cease-contact yes|no] [--opt-out CHANNEL]...\n"
+        "           [--opt-in CHANNEL]...\n"
+        "  audit verify              check the contact log's hash chain\n"
+        "  policy show [--version N] | policy load FILE | policy print\n"
         "\n"
         "The identity is --identity FILE, else $RECOUP_IDENTITY, else\n"
         "~/.config/recoup/identity. Roles: admin, manager, collector, sales,\n"
@@ -113,6 +119,12 @@ main (int argc, char *argv [])
         rc = cmd_import (&cli, count, rest);
     else if (strcmp (rest [0], "report") == 0)
         rc = cmd_report (&cli, count, rest);
+    else if (strcmp (rest [0], "contact") == 0)
+        rc = cmd_contact (&cli, count, rest);
+    else if (strcmp (rest [0], "audit") == 0)
+        rc = cmd_audit (&cli, count, rest);
+    else if (strcmp (rest [0], "policy") == 0)
+        rc = cmd_policy (&cli, count, rest);
     else {
         cli_fail ("unknown command '%s' (try recoup --help)", rest [0]);
         rc = EXIT_USAGE;

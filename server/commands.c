@@ -4,7 +4,9 @@
 #include "commands.h"
 #include "import.h"
 #include "ledger.h"
+#include "policy.h"
 #include "reports.h"
+#include "contacts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,18 @@ static const command_t s_commands [] = {
       .roles = ROLES_READERS, .run = cmd_report_aging },
     { .which = RECOUP__REQUEST__COMMAND_REPORT_STATEMENT, .name = "report_statement",
       .roles = ROLES_READERS, .run = cmd_report_statement },
+    { .which = RECOUP__REQUEST__COMMAND_CONTACT_LOG, .name = "contact_log",
+      .roles = ROLES_STAFF, .writes = 1, .run = cmd_contact_log },
+    { .which = RECOUP__REQUEST__COMMAND_CONTACT_PREFS, .name = "contact_prefs",
+      .roles = DESK, .writes = 1, .run = cmd_contact_prefs },
+    { .which = RECOUP__REQUEST__COMMAND_AUDIT_VERIFY, .name = "audit_verify",
+      .roles = MANAGERS, .run = cmd_audit_verify },
+    { .which = RECOUP__REQUEST__COMMAND_POLICY_LOAD, .name = "policy_load",
+      .roles = MANAGERS, .writes = 1, .run = cmd_policy_load },
+    { .which = RECOUP__REQUEST__COMMAND_POLICY_SHOW, .name = "policy_show",
+      .roles = ROLES_READERS, .run = cmd_policy_show },
+    { .which = RECOUP__REQUEST__COMMAND_POLICY_PRINT, .name = "policy_print",
+      .roles = ROLES_READERS, .run = cmd_policy_print },
 };
 
 const command_t *

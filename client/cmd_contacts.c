@@ -1,0 +1,4 @@
+/* placeholder: being written */
+#include "cli.h"
+int cmd_contact (cli_t *cli, int argc, char **argv) { (void) cli; (void) argc; (void) argv; cli_fail ("not yet"); return EXIT_USAGE; }
+int cmd_audit (cli_t *cli, int argc, char **argv) { (void) cli; (void) argc; (void) argv; cli_fail ("not yet"); return EXIT_USAGE; }
