@@ -16,7 +16,7 @@
 static void
 s_usage (void)
 {
-    cli_fail ("usage: recoup policy show [--version N] [--json]\n"
+    cli_fail ("usage: recoup policy show [--version=N | N] [--json]\n"
               "       recoup policy load FILE\n"
               "       recoup policy print [--language en]\n"
               "the file format is described in deploy/POLICY.md");
@@ -131,6 +131,8 @@ s_show (cli_t *cli, int argc, char **argv)
             value = argv [++i];
         else if (strncmp (argv [i], "--version=", 10) == 0)
             value = argv [i] + 10;
+        else if (argv [i][0] != '-' && !version)
+            value = argv [i];   //  `policy show 3`
         else {
             s_usage ();
             return EXIT_USAGE;
