@@ -866,7 +866,7 @@ cmd_contact_prefs (cmdctx_t *ctx, const Recoup__Request *request,
             s_array (ctx, req->opt_in, req->n_opt_in),
             arena_printf (ctx->arena, "%" PRId64, ctx->now_us)
         };
-        //  The new opted_out keeps the channels' canonical order.
+        //  opted_out is kept sorted and without duplicates.
         res = db_exec (ctx->db, PGRES_COMMAND_OK,
             "INSERT INTO contact_prefs AS p (customer_id, cease_contact, opted_out, "
             "updated_at) VALUES ($1, $2::boolean AND $3::boolean, "
