@@ -79,12 +79,15 @@ main (int argc, char *argv [])
             cli.timeout_ms = (int) ms;
             cli.timeout_given = 1;
         }
-        else if (strcmp (argv [i], "--help") == 0 || strcmp (argv [i], "-h") == 0) {
+        //  --help and --version before the command are the client's own;
+        //  after it they belong to the command (policy show --version N).
+        else if (count == 0 && (strcmp (argv [i], "--help") == 0
+                                || strcmp (argv [i], "-h") == 0)) {
             s_usage (stdout);
             free (rest);
             return 0;
         }
-        else if (strcmp (argv [i], "--version") == 0) {
+        else if (count == 0 && strcmp (argv [i], "--version") == 0) {
             printf ("recoup %s (protocol %d)\n", RECOUP_VERSION, PROTOCOL_VERSION);
             free (rest);
             return 0;

@@ -1,5 +1,6 @@
 /*  server: start-up, the main loop, and shutdown. See server.h.         */
 #define _GNU_SOURCE
+#include "policy.h"
 #include "server.h"
 #include "db.h"
 #include "job.h"
@@ -742,6 +743,9 @@ s_start (server_t *self)
     //  kept from going out is found by subscribers through replay).
     writer_publish (self->writer, self->pub);
     if (s_admin_identity (self) != 0)
+        return -1;
+    //  The written policy: the shipped default as version 1 on first start.
+    if (policy_ensure_default (self->db, self->writer, self->pub) != 0)
         return -1;
     s_reload_users (self);
     snprintf (path, sizeof path, "%s/ready", self->datadir);

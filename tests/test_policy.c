@@ -449,6 +449,20 @@ s_variant (const char *from, const char *to)
     return text;
 }
 
+//  A fresh server follows the shipped default: version 1, stored by
+//  recoupd at its first start, before anyone loads anything.
+static void
+test_fresh_server_has_the_default (void **state)
+{
+    (void) state;
+    Recoup__Reply *reply = s_show (&s_collector, 0);
+    expect_result (reply, RECOUP__REPLY__RESULT_POLICY_SHOW);
+    assert_int_equal (reply->policy_show->policy->version, 1);
+    assert_string_equal (reply->policy_show->policy->loaded_by, "recoupd");
+    assert_string_equal (reply->policy_show->policy->text, policy_default_text);
+    recoup__reply__free_unpacked (reply, NULL);
+}
+
 //  A manager loads a policy: it becomes version 2, after the shipped
 //  default (version 1, loaded by recoupd), with its event.
 static void
@@ -629,6 +643,7 @@ main (void)
         cmocka_unit_test (test_print_default),
     };
     const struct CMUnitTest server [] = {
+        cmocka_unit_test (test_fresh_server_has_the_default),
         cmocka_unit_test (test_load_makes_a_version),
         cmocka_unit_test (test_show_versions),
         cmocka_unit_test (test_roles),
