@@ -228,7 +228,8 @@ cmd_audit (cli_t *cli, int argc, char **argv)
             cli_print_json (&r->base);
         if (r->ok) {
             if (!cli->json)
-                printf ("contact log intact: %" PRIu64 " records\n", r->records);
+                printf ("contact log intact: %" PRIu64 " record%s\n", r->records,
+                        r->records == 1 ? "" : "s");
         }
         else {
             cli_fail ("audit: %s", r->problem);
