@@ -66,5 +66,14 @@ int cmd_report (cli_t *cli, int argc, char **argv);       //  cmd_report.c
 int cmd_contact (cli_t *cli, int argc, char **argv);      //  cmd_contacts.c
 int cmd_audit (cli_t *cli, int argc, char **argv);
 int cmd_policy (cli_t *cli, int argc, char **argv);       //  cmd_policy.c
+int cmd_promise (cli_t *cli, int argc, char **argv);      //  cmd_accounts.c
+int cmd_plan (cli_t *cli, int argc, char **argv);
+int cmd_dispute (cli_t *cli, int argc, char **argv);
+int cmd_account (cli_t *cli, int argc, char **argv);
+int cmd_hold (cli_t *cli, int argc, char **argv);
+int cmd_settlement (cli_t *cli, int argc, char **argv);   //  cmd_resolution.c
+int cmd_agency (cli_t *cli, int argc, char **argv);
+int cmd_writeoff (cli_t *cli, int argc, char **argv);
+int cmd_credit (cli_t *cli, int argc, char **argv);
 
 #endif

@@ -128,6 +128,24 @@ main (int argc, char *argv [])
         rc = cmd_audit (&cli, count, rest);
     else if (strcmp (rest [0], "policy") == 0)
         rc = cmd_policy (&cli, count, rest);
+    else if (strcmp (rest [0], "promise") == 0)
+        rc = cmd_promise (&cli, count, rest);
+    else if (strcmp (rest [0], "plan") == 0)
+        rc = cmd_plan (&cli, count, rest);
+    else if (strcmp (rest [0], "dispute") == 0)
+        rc = cmd_dispute (&cli, count, rest);
+    else if (strcmp (rest [0], "account") == 0)
+        rc = cmd_account (&cli, count, rest);
+    else if (strcmp (rest [0], "hold") == 0)
+        rc = cmd_hold (&cli, count, rest);
+    else if (strcmp (rest [0], "settlement") == 0)
+        rc = cmd_settlement (&cli, count, rest);
+    else if (strcmp (rest [0], "agency") == 0)
+        rc = cmd_agency (&cli, count, rest);
+    else if (strcmp (rest [0], "writeoff") == 0)
+        rc = cmd_writeoff (&cli, count, rest);
+    else if (strcmp (rest [0], "credit") == 0)
+        rc = cmd_credit (&cli, count, rest);
     else {
         cli_fail ("unknown command '%s' (try recoup --help)", rest [0]);
         rc = EXIT_USAGE;

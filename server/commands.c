@@ -2,6 +2,8 @@
     See commands.h.                                                      */
 #define _GNU_SOURCE
 #include "commands.h"
+#include "accounts.h"
+#include "resolution.h"
 #include "import.h"
 #include "ledger.h"
 #include "policy.h"
@@ -73,6 +75,36 @@ static const command_t s_commands [] = {
       .roles = ROLES_READERS, .run = cmd_policy_show },
     { .which = RECOUP__REQUEST__COMMAND_POLICY_PRINT, .name = "policy_print",
       .roles = ROLES_READERS, .run = cmd_policy_print },
+    { .which = RECOUP__REQUEST__COMMAND_PROMISE_ADD, .name = "promise_add",
+      .roles = ROLES_STAFF, .writes = 1, .run = cmd_promise_add },
+    { .which = RECOUP__REQUEST__COMMAND_PLAN_ADD, .name = "plan_add",
+      .roles = DESK, .writes = 1, .run = cmd_plan_add },
+    { .which = RECOUP__REQUEST__COMMAND_DISPUTE_OPEN, .name = "dispute_open",
+      .roles = ROLES_STAFF, .writes = 1, .run = cmd_dispute_open },
+    { .which = RECOUP__REQUEST__COMMAND_DISPUTE_RESOLVE, .name = "dispute_resolve",
+      .roles = ROLES_STAFF, .writes = 1, .run = cmd_dispute_resolve },
+    { .which = RECOUP__REQUEST__COMMAND_ACCOUNT_REASON, .name = "account_reason",
+      .roles = ROLES_STAFF, .writes = 1, .run = cmd_account_reason },
+    { .which = RECOUP__REQUEST__COMMAND_HOLD_PLACE, .name = "hold_place",
+      .roles = DESK, .writes = 1, .run = cmd_hold_place },
+    { .which = RECOUP__REQUEST__COMMAND_HOLD_LIFT, .name = "hold_lift",
+      .roles = DESK, .writes = 1, .run = cmd_hold_lift },
+    { .which = RECOUP__REQUEST__COMMAND_ACCOUNT_SHOW, .name = "account_show",
+      .roles = ROLES_READERS, .run = cmd_account_show },
+    { .which = RECOUP__REQUEST__COMMAND_SETTLEMENT_OFFER, .name = "settlement_offer",
+      .roles = DESK, .writes = 1, .run = cmd_settlement_offer },
+    { .which = RECOUP__REQUEST__COMMAND_SETTLEMENT_APPROVE, .name = "settlement_approve",
+      .roles = MANAGERS, .writes = 1, .run = cmd_settlement_approve },
+    { .which = RECOUP__REQUEST__COMMAND_AGENCY_REFER, .name = "agency_refer",
+      .roles = MANAGERS, .writes = 1, .run = cmd_agency_refer },
+    { .which = RECOUP__REQUEST__COMMAND_WRITEOFF_REQUEST, .name = "writeoff_request",
+      .roles = DESK, .writes = 1, .run = cmd_writeoff_request },
+    { .which = RECOUP__REQUEST__COMMAND_WRITEOFF_APPROVE, .name = "writeoff_approve",
+      .roles = MANAGERS, .writes = 1, .run = cmd_writeoff_approve },
+    { .which = RECOUP__REQUEST__COMMAND_CREDIT_CHECK_ADD, .name = "credit_check_add",
+      .roles = DESK, .writes = 1, .run = cmd_credit_check_add },
+    { .which = RECOUP__REQUEST__COMMAND_CREDIT_REFERENCE_ADD, .name = "credit_reference_add",
+      .roles = DESK, .writes = 1, .run = cmd_credit_reference_add },
 };
 
 const command_t *
