@@ -9,6 +9,26 @@
 
 #include "commands.h"
 
+//  Brings settlements, write-offs and agency referrals up to date as of
+//  `as_of` (YYYY-MM-DD): completes approved settlements whose payments
+//  covered their amount before expiry (the rest written off as
+//  `settlement` entries, dated the day the amount was covered), expires
+//  the others past their expiry, turns unapplied cash received after a
+//  write-off into a recovery on it, and records the agency recoveries
+//  not announced yet. Emits settlement.completed, settlement.expired,
+//  writeoff.recovered, agency.recovered and account.changed. Idempotent:
+//  a second call with nothing new does nothing. Write commands only (the
+//  resolution handlers call it; the daily engine may). Returns the
+//  number of changes, or -1 on a database failure.
+int resolution_evaluate (cmdctx_t *ctx, const char *as_of);
+
+//  Emits credit.limit_exceeded when customer `customer_id` (the
+//  customers.id, as text) has a credit limit above zero and its open
+//  total in its account currency, as of the business date, is above it.
+//  Write commands only. Returns 1 when emitted, 0 when not, -1 on a
+//  database failure.
+int resolution_credit_alert (cmdctx_t *ctx, const char *customer_id);
+
 command_fn cmd_settlement_offer, cmd_settlement_approve, cmd_agency_refer;
 command_fn cmd_writeoff_request, cmd_writeoff_approve;
 command_fn cmd_credit_check_add, cmd_credit_reference_add;
