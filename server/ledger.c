@@ -13,6 +13,7 @@
     Every change emits its own event, then one account.changed per
     customer touched, with the account as of the business date.           */
 #include "ledger.h"
+#include "resolution.h"
 #include "../common/date.h"
 #include "../common/log.h"
 #include "../common/money.h"
@@ -1062,6 +1063,10 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
                           invoice->issued, invoice->due, amount.text);
     }
     cmd_emit (ctx, "invoice.issued", RECOUP__EVENT__BODY_INVOICE, invoice);
+    //  An invoice that takes the account over its credit limit alerts the
+    //  rep and the manager.
+    if (resolution_credit_alert (ctx, customer_id) < 0)
+        return -1;
     if (ledger_emit_accounts (ctx, arena_printf (ctx->arena, "{%s}", customer_id)) != 0)
         return -1;
     Recoup__InvoiceIssueReply *result = CMD_NEW (ctx, Recoup__InvoiceIssueReply,

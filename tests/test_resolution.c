@@ -536,10 +536,15 @@ test_credit_records (void **state)
                   "credit_check_add.customer");
 
     //  The limit check behind credit.limit_exceeded (resolution_credit_alert).
+    int64_t alerts = s_events ("credit.limit_exceeded");
     s_invoice ("CR-1", "cr-a", "2026-02-01", 100000);
     assert_int_equal (s_sql_int ("SELECT count(*) FROM customers c, recoup_credit_over_limit "
                                  "(c.id, '" TODAY "') WHERE c.ref = 'cr-a'"), 0);
+    assert_int_equal (s_events ("credit.limit_exceeded"), alerts);
+    //  An invoice that takes the account over its limit: the alert, with
+    //  the invoice_issue that caused it.
     s_invoice ("CR-2", "cr-a", "2026-02-01", 60000);
+    assert_int_equal (s_events ("credit.limit_exceeded"), alerts + 1);
     assert_int_equal (s_sql_int ("SELECT o.open_minor FROM customers c, "
                                  "recoup_credit_over_limit (c.id, '" TODAY "') o "
                                  "WHERE c.ref = 'cr-a'"), 160000);
