@@ -75,5 +75,9 @@ int cmd_settlement (cli_t *cli, int argc, char **argv);   //  cmd_resolution.c
 int cmd_agency (cli_t *cli, int argc, char **argv);
 int cmd_writeoff (cli_t *cli, int argc, char **argv);
 int cmd_credit (cli_t *cli, int argc, char **argv);
+int cmd_engine (cli_t *cli, int argc, char **argv);       //  cmd_engine.c
+int cmd_worklist (cli_t *cli, int argc, char **argv);
+int cmd_outbox (cli_t *cli, int argc, char **argv);
+int cmd_flag (cli_t *cli, int argc, char **argv);         //  cmd_flags.c
 
 #endif

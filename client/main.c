@@ -160,6 +160,14 @@ main (int argc, char *argv [])
         rc = cmd_writeoff (&cli, count, rest);
     else if (strcmp (rest [0], "credit") == 0)
         rc = cmd_credit (&cli, count, rest);
+    else if (strcmp (rest [0], "engine") == 0)
+        rc = cmd_engine (&cli, count, rest);
+    else if (strcmp (rest [0], "worklist") == 0)
+        rc = cmd_worklist (&cli, count, rest);
+    else if (strcmp (rest [0], "outbox") == 0)
+        rc = cmd_outbox (&cli, count, rest);
+    else if (strcmp (rest [0], "flag") == 0)
+        rc = cmd_flag (&cli, count, rest);
     else {
         cli_fail ("unknown command '%s' (try recoup --help)", rest [0]);
         rc = EXIT_USAGE;

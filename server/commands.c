@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "commands.h"
 #include "accounts.h"
+#include "engine.h"
+#include "flags.h"
 #include "resolution.h"
 #include "import.h"
 #include "ledger.h"
@@ -105,6 +107,18 @@ static const command_t s_commands [] = {
       .roles = DESK, .writes = 1, .run = cmd_credit_check_add },
     { .which = RECOUP__REQUEST__COMMAND_CREDIT_REFERENCE_ADD, .name = "credit_reference_add",
       .roles = DESK, .writes = 1, .run = cmd_credit_reference_add },
+    { .which = RECOUP__REQUEST__COMMAND_ENGINE_RUN, .name = "engine_run",
+      .roles = DESK, .writes = 1, .run = cmd_engine_run },
+    { .which = RECOUP__REQUEST__COMMAND_WORKLIST, .name = "worklist",
+      .roles = ROLES_READERS, .run = cmd_worklist },
+    { .which = RECOUP__REQUEST__COMMAND_OUTBOX_LIST, .name = "outbox_list",
+      .roles = DESK, .run = cmd_outbox_list },
+    { .which = RECOUP__REQUEST__COMMAND_FLAG_LIST, .name = "flag_list",
+      .roles = ROLES_READERS, .run = cmd_flag_list },
+    { .which = RECOUP__REQUEST__COMMAND_FLAG_ACK, .name = "flag_ack",
+      .roles = ROLES_STAFF, .writes = 1, .run = cmd_flag_ack },
+    { .which = RECOUP__REQUEST__COMMAND_FLAG_NOTE, .name = "flag_note",
+      .roles = ROLES_STAFF, .writes = 1, .run = cmd_flag_note },
 };
 
 const command_t *
