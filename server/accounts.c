@@ -13,6 +13,7 @@
     savepoint: an error reply takes back everything it did, evaluation
     included (which is idempotent and simply happens again later).      */
 #include "accounts.h"
+#include "flags.h"
 #include "ledger.h"
 #include "../common/date.h"
 #include "../common/json.h"
@@ -497,7 +498,9 @@ accounts_evaluate (cmdctx_t *ctx, const char *as_of)
             const char *why = arena_printf (ctx->arena, "promise %" PRIu64 " to pay %s "
                                             "by %s was broken", promise->id,
                                             amount.text, promise->by);
-            if (s_hold_for_break (ctx, customer_id, "promise_broken", why) != 0) {
+            if (s_hold_for_break (ctx, customer_id, "promise_broken", why) != 0
+                || flags_raise (ctx, strtoll (customer_id, NULL, 10), "broken_promise",
+                                id, why, NULL) != 0) {
                 PQclear (res);
                 return -1;
             }
@@ -533,7 +536,9 @@ accounts_evaluate (cmdctx_t *ctx, const char *as_of)
         changes++;
         const char *why = arena_printf (ctx->arena, "payment plan %s broken: the "
                                         "instalment due %s was missed", id, missed);
-        if (s_hold_for_break (ctx, customer_id, "plan_broken", why) != 0) {
+        if (s_hold_for_break (ctx, customer_id, "plan_broken", why) != 0
+            || flags_raise (ctx, strtoll (customer_id, NULL, 10), "broken_plan", id,
+                            why, NULL) != 0) {
             PQclear (res);
             return -1;
         }
@@ -789,6 +794,11 @@ cmd_dispute_open (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
     if (!dispute)
         return -1;
     cmd_emit (ctx, "dispute.opened", RECOUP__EVENT__BODY_DISPUTE, dispute);
+    const char *why = arena_printf (ctx->arena, "invoice %s disputed: %s", number,
+                                    open->reason);
+    if (flags_raise (ctx, strtoll (customer_id, NULL, 10), "dispute", number, why,
+                     NULL) != 0)
+        return -1;
     if (s_evaluate (ctx) != 0)
         return -1;
     return s_dispute_reply (ctx, reply, id, RECOUP__REPLY__RESULT_DISPUTE_OPEN);
@@ -1036,6 +1046,12 @@ cmd_hold_place (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
         return -1;
     PQclear (res);
     if (!(state = s_state_emit (ctx, &customer, "hold_placed", ctx->user)))
+        return -1;
+    //  One flag a day: a hold placed again another day is news again.
+    const char *why = arena_printf (ctx->arena, "credit hold placed by %s: %s",
+                                    ctx->user, place->reason);
+    if (flags_raise (ctx, strtoll (customer.id, NULL, 10), "hold", s_today (ctx), why,
+                     NULL) != 0)
         return -1;
     s_state_reply (ctx, reply, state, RECOUP__REPLY__RESULT_HOLD_PLACE);
     return 0;

@@ -1,8 +1,252 @@
-/* placeholder: being written */
+/*  flags: sales flags. See flags.h and PROTOCOL.md (flag_list, flag_ack,
+    flag_note).
+
+    A flag is raised once per (customer, kind, subject), enforced by the
+    database's unique key, so that whoever raises it (a dispute opened,
+    a promise recorded broken, the daily engine every day an account is
+    late) may simply ask again. It is addressed to the customer's sales
+    rep at the time; a customer without one sends it to the collections
+    lead, which is what managers see. Acknowledging is the rep's (or a
+    manager's) word that they have it in hand; notes are append-only.   */
 #include "flags.h"
+#include "ledger.h"
+#include "../common/log.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUBJECT_MAX 64          //  invoice number, promise id, ...
+#define TEXT_MAX 1000           //  flag text, notes
+
+static const char *const s_kinds [] = {
+    "late", "dispute", "broken_promise", "broken_plan", "hold", "other", NULL
+};
+
+//  Columns of a SalesFlag row; $1 is the business date days_open counts
+//  to.
+#define FLAG_SELECT \
+    "SELECT f.id, c.ref, c.name, f.kind, f.subject, f.text, coalesce (f.rep, ''), " \
+    " f.raised_on, to_char (f.raised_at AT TIME ZONE 'UTC', " \
+    "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
+    " greatest (coalesce (f.acknowledged_on, $1::date) - f.raised_on, 0), " \
+    " coalesce (f.acknowledged_by, ''), coalesce (to_char (f.acknowledged_at " \
+    "   AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') " \
+    "FROM flags f JOIN customers c ON c.id = f.customer_id "
+
+// ---------------------------------------------------------------- helpers
+
+//  The business date, in the arena.
+static const char *
+s_today (cmdctx_t *ctx)
+{
+    char today [11];
+    ledger_business_date (today);
+    return arena_strdup (ctx->arena, today);
+}
+
+static char *
+s_value (cmdctx_t *ctx, PGresult *res, int row, int col)
+{
+    return arena_strdup (ctx->arena, PQgetvalue (res, row, col));
+}
+
+//  Checks a text field: min..max characters, no control characters but
+//  line breaks. 1, or 0 with the error in reply.
+static int s_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
+                   const char *label, const char *text, size_t min, size_t max)
+    __attribute__ ((unused));
+static int
+s_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field, const char *label,
+        const char *text, size_t min, size_t max)
+{
+    size_t chars = 0;
+    if (!wire_utf8_valid (text, &chars)) {
+        cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+                   "%s is not valid UTF-8", label);
+        return 0;
+    }
+    if (chars < min || chars > max) {
+        if (min > 0 && chars == 0)
+            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+                       "%s is required", label);
+        else
+            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+                       "%s must be %zu to %zu characters (got %zu)", label,
+                       min, max, chars);
+        return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+        if ((*p < 0x20 && *p != '\n') || *p == 0x7f) {
+            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+                       "%s holds a control character (at byte %zu)", label,
+                       (size_t) (p - (const unsigned char *) text) + 1);
+            return 0;
+        }
+    return 1;
+}
+
+//  A flag from a FLAG_SELECT row, without its notes.
+static Recoup__SalesFlag *
+s_flag_from_row (cmdctx_t *ctx, PGresult *res, int row)
+{
+    Recoup__SalesFlag *flag = CMD_NEW (ctx, Recoup__SalesFlag, recoup__sales_flag__init);
+    flag->id = strtoull (PQgetvalue (res, row, 0), NULL, 10);
+    flag->customer = s_value (ctx, res, row, 1);
+    flag->customer_name = s_value (ctx, res, row, 2);
+    flag->kind = s_value (ctx, res, row, 3);
+    flag->subject = s_value (ctx, res, row, 4);
+    flag->text = s_value (ctx, res, row, 5);
+    flag->rep = s_value (ctx, res, row, 6);
+    flag->raised_on = s_value (ctx, res, row, 7);
+    flag->raised_at = s_value (ctx, res, row, 8);
+    flag->days_open = (int32_t) strtol (PQgetvalue (res, row, 9), NULL, 10);
+    flag->acknowledged_by = s_value (ctx, res, row, 10);
+    flag->acknowledged_at = s_value (ctx, res, row, 11);
+    return flag;
+}
+
+//  Attaches to each of the `count` flags its notes, oldest first. The
+//  flags are in any order. 0 or -1.
+static int
+s_notes_attach (cmdctx_t *ctx, Recoup__SalesFlag **flags, size_t count)
+{
+    if (count == 0)
+        return 0;
+    //  One query for all: "{1,2,3}".
+    size_t cap = count * 21 + 3, len = 0;
+    char *ids = arena_alloc (ctx->arena, cap);
+    ids [len++] = '{';
+    for (size_t i = 0; i < count; i++)
+        len += (size_t) snprintf (ids + len, cap - len, "%s%" PRIu64, i ? "," : "",
+                                  flags [i]->id);
+    snprintf (ids + len, cap - len, "}");
+    const char *params [] = { ids };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT flag_id, author, text,"
+        " to_char (at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        " count (*) OVER (PARTITION BY flag_id) "
+        "FROM flag_notes WHERE flag_id = ANY ($1::bigint[]) ORDER BY flag_id, id",
+        1, params);
+    if (!res)
+        return -1;
+    int rows = PQntuples (res);
+    for (int row = 0; row < rows; ) {
+        uint64_t id = strtoull (PQgetvalue (res, row, 0), NULL, 10);
+        size_t n = (size_t) strtoull (PQgetvalue (res, row, 4), NULL, 10);
+        Recoup__SalesFlag *flag = NULL;
+        for (size_t i = 0; i < count && !flag; i++)
+            if (flags [i]->id == id)
+                flag = flags [i];
+        assert (flag && n > 0);
+        flag->notes = arena_alloc (ctx->arena, n * sizeof *flag->notes);
+        flag->n_notes = n;
+        for (size_t k = 0; k < n; k++, row++) {
+            Recoup__FlagNote *note = CMD_NEW (ctx, Recoup__FlagNote,
+                                              recoup__flag_note__init);
+            note->author = s_value (ctx, res, row, 1);
+            note->text = s_value (ctx, res, row, 2);
+            note->at = s_value (ctx, res, row, 3);
+            flag->notes [k] = note;
+        }
+    }
+    PQclear (res);
+    return 0;
+}
+
+//  Flag `id` with its notes; NULL when there is none (*failed set on a
+//  database failure).
+static Recoup__SalesFlag *
+s_flag_load (cmdctx_t *ctx, const char *id, int *failed)
+{
+    *failed = 0;
+    const char *params [] = { s_today (ctx), id };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+                             FLAG_SELECT "WHERE f.id = $2::bigint", 2, params);
+    if (!res) {
+        *failed = 1;
+        return NULL;
+    }
+    Recoup__SalesFlag *flag = PQntuples (res) ? s_flag_from_row (ctx, res, 0) : NULL;
+    PQclear (res);
+    if (flag && s_notes_attach (ctx, &flag, 1) != 0) {
+        *failed = 1;
+        return NULL;
+    }
+    return flag;
+}
+
+// ---------------------------------------------------------------- raising
+
+int
+flags_raise (cmdctx_t *ctx, int64_t customer_id, const char *kind,
+             const char *subject, const char *text, int *raised)
+{
+    assert (ctx && kind && subject && text);
+    if (raised)
+        *raised = 0;
+    if (!ctx->writer) {
+        log_error ("flags_raise outside a write command", "kind", kind);
+        return -1;
+    }
+    int known = 0;
+    for (const char *const *k = s_kinds; *k && !known; k++)
+        known = strcmp (*k, kind) == 0;
+    size_t subject_chars = 0, text_chars = 0;
+    if (!known || !wire_utf8_valid (subject, &subject_chars)
+        || !wire_utf8_valid (text, &text_chars) || subject_chars > SUBJECT_MAX) {
+        log_error ("flags_raise: bad kind, subject or text", "kind", kind,
+                   "subject", subject);
+        return -1;
+    }
+    //  Text is for people and often quotes what someone wrote: a long
+    //  one is cut (at a character boundary) rather than refused.
+    if (text_chars > TEXT_MAX) {
+        size_t at = 0;
+        for (size_t chars = 0; text [at] && chars < TEXT_MAX; chars++)
+            do
+                at++;
+            while ((text [at] & 0xC0) == 0x80);
+        text = arena_printf (ctx->arena, "%.*s", (int) at, text);
+    }
+    const char *customer = arena_printf (ctx->arena, "%" PRId64, customer_id);
+    const char *params [] = { customer, kind, subject, text, s_today (ctx) };
+    //  Nothing returned: raised before (or the customer does not exist).
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "INSERT INTO flags (customer_id, kind, subject, text, rep, raised_on) "
+        "SELECT c.id, $2, $3, $4, c.sales_rep, $5::date FROM customers c "
+        "WHERE c.id = $1::bigint "
+        "ON CONFLICT (customer_id, kind, subject) DO NOTHING RETURNING id", 5, params);
+    if (!res)
+        return -1;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        res = db_exec (ctx->db, PGRES_TUPLES_OK,
+                       "SELECT 1 FROM customers WHERE id = $1::bigint", 1, &customer);
+        if (!res)
+            return -1;
+        int exists = PQntuples (res) > 0;
+        PQclear (res);
+        if (!exists)
+            log_error ("flags_raise: no such customer", "customer_id", customer);
+        return exists ? 0 : -1;
+    }
+    const char *id = s_value (ctx, res, 0, 0);
+    PQclear (res);
+    int failed;
+    Recoup__SalesFlag *flag = s_flag_load (ctx, id, &failed);
+    if (!flag)
+        return -1;
+    cmd_emit (ctx, "flag.raised", RECOUP__EVENT__BODY_FLAG, flag);
+    if (raised)
+        *raised = 1;
+    return 0;
+}
+
+// ---------------------------------------------------------------- commands
+
 #define STUB(fn) int fn (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply) \
     { (void) request; return cmd_error (ctx, reply, RECOUP__ERROR_CODE__UNKNOWN_COMMAND, NULL, "not yet"); }
 STUB (cmd_flag_list) STUB (cmd_flag_ack) STUB (cmd_flag_note)
-int flags_raise (cmdctx_t *ctx, int64_t customer_id, const char *kind, const char *subject,
-                 const char *text, int *raised)
-{ (void) ctx; (void) customer_id; (void) kind; (void) subject; (void) text; if (raised) *raised = 0; return -1; }
