@@ -550,9 +550,10 @@ cmd_hold (cli_t *cli, int argc, char **argv)
                    s_state_printed, s_state_result);
 }
 
-//  `account show --json`: the documented object (PROTOCOL.md 7.27).
+//  `account show --json`: the documented object (PROTOCOL.md 7.27);
+//  `flags` are the customer's open sales flags (a flag_list reply).
 static void
-s_show_json (const Recoup__AccountShowReply *a)
+s_show_json (const Recoup__AccountShowReply *a, const Recoup__FlagListReply *flags)
 {
     strbuf_t out;
     strbuf_init (&out);
@@ -617,9 +618,26 @@ s_show_json (const Recoup__AccountShowReply *a)
             strbuf_puts (&out, ",");
         json_string (&out, a->paused_invoices [i]);
     }
-    //  Sales flags do not exist yet (a later change adds them): until then
-    //  the array is always empty, never made up from other state.
-    strbuf_puts (&out, "],\"flags\":[],\"last_contact\":");
+    strbuf_puts (&out, "],\"flags\":[");
+    for (size_t i = 0; i < flags->n_flags; i++) {
+        const Recoup__SalesFlag *f = flags->flags [i];
+        strbuf_printf (&out, "%s{\"id\":%" PRIu64 ",\"kind\":", i ? "," : "", f->id);
+        json_string (&out, f->kind);
+        strbuf_puts (&out, ",\"subject\":");
+        json_string (&out, f->subject);
+        strbuf_puts (&out, ",\"text\":");
+        json_string (&out, f->text);
+        strbuf_puts (&out, ",\"raised_on\":");
+        json_string (&out, f->raised_on);
+        strbuf_puts (&out, ",\"rep\":");
+        if (*f->rep)
+            json_string (&out, f->rep);
+        else
+            strbuf_puts (&out, "null");
+        strbuf_printf (&out, ",\"acknowledged\":%s}",
+                       *f->acknowledged_by ? "true" : "false");
+    }
+    strbuf_puts (&out, "],\"last_contact\":");
     if (a->last_contact) {
         strbuf_puts (&out, "{\"channel\":");
         json_string (&out, a->last_contact->channel);
@@ -721,8 +739,22 @@ cmd_account (cli_t *cli, int argc, char **argv)
     request.account_show = &req;
     Recoup__Reply *reply = cli_call (cli, &request, RECOUP__REPLY__RESULT_ACCOUNT_SHOW, &rc);
     if (reply) {
-        if (cli->json)
-            s_show_json (reply->account_show);
+        if (cli->json) {
+            //  The open sales flags come from flag_list (a sales user is
+            //  shown those addressed to them).
+            Recoup__FlagListRequest flags = RECOUP__FLAG_LIST_REQUEST__INIT;
+            flags.customer = reply->account_show->customer;
+            flags.unacknowledged = 1;
+            Recoup__Request list = RECOUP__REQUEST__INIT;
+            list.command_case = RECOUP__REQUEST__COMMAND_FLAG_LIST;
+            list.flag_list = &flags;
+            Recoup__Reply *listed = cli_call (cli, &list, RECOUP__REPLY__RESULT_FLAG_LIST,
+                                              &rc);
+            if (listed) {
+                s_show_json (reply->account_show, listed->flag_list);
+                recoup__reply__free_unpacked (listed, NULL);
+            }
+        }
         else
             s_show_text (reply->account_show);
         recoup__reply__free_unpacked (reply, NULL);

@@ -55,9 +55,6 @@ s_value (cmdctx_t *ctx, PGresult *res, int row, int col)
 
 //  Checks a text field: min..max characters, no control characters but
 //  line breaks. 1, or 0 with the error in reply.
-static int s_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
-                   const char *label, const char *text, size_t min, size_t max)
-    __attribute__ ((unused));
 static int
 s_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field, const char *label,
         const char *text, size_t min, size_t max)
@@ -247,6 +244,166 @@ flags_raise (cmdctx_t *ctx, int64_t customer_id, const char *kind,
 
 // ---------------------------------------------------------------- commands
 
-#define STUB(fn) int fn (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply) \
-    { (void) request; return cmd_error (ctx, reply, RECOUP__ERROR_CODE__UNKNOWN_COMMAND, NULL, "not yet"); }
-STUB (cmd_flag_list) STUB (cmd_flag_ack) STUB (cmd_flag_note)
+//  flag_list (read): sales see their own flags; others all, or one rep's
+//  ("-": flags without a rep, the collections lead's). With
+//  unacknowledged, open flags oldest first; otherwise newest first.
+int
+cmd_flag_list (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
+{
+    const Recoup__FlagListRequest *list = request->flag_list;
+    const char *rep = list->rep;
+    if (*rep && strcmp (rep, "-") != 0
+        && !s_text (ctx, reply, "flag_list.rep", "rep", rep, 1, 63))
+        return 0;
+    if (ctx->role == RECOUP__ROLE__SALES) {
+        if (*rep && strcmp (rep, ctx->user) != 0)
+            return cmd_error (ctx, reply, RECOUP__ERROR_CODE__PERMISSION_DENIED,
+                              "flag_list.rep", "sales users see only their own flags "
+                              "(you are %s)", ctx->user);
+        rep = ctx->user;
+    }
+    if (*list->customer
+        && !s_text (ctx, reply, "flag_list.customer", "customer", list->customer, 1, 64))
+        return 0;
+    const char *as_of = s_today (ctx);
+    const char *params [] = {
+        as_of, rep, list->unacknowledged ? "t" : "f", list->customer
+    };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        FLAG_SELECT
+        "WHERE ($2 = '' OR ($2 = '-' AND f.rep IS NULL) OR f.rep = $2)"
+        " AND (NOT $3::boolean OR f.acknowledged_at IS NULL)"
+        " AND ($4 = '' OR c.ref = $4) "
+        "ORDER BY CASE WHEN $3::boolean THEN f.raised_on END ASC,"
+        " CASE WHEN $3::boolean THEN f.id END ASC,"
+        " f.raised_on DESC, f.id DESC", 4, params);
+    if (!res)
+        return -1;
+    Recoup__FlagListReply *result = CMD_NEW (ctx, Recoup__FlagListReply,
+                                             recoup__flag_list_reply__init);
+    result->as_of = (char *) as_of;
+    result->n_flags = (size_t) PQntuples (res);
+    result->flags = arena_alloc (ctx->arena, (result->n_flags + 1) * sizeof *result->flags);
+    for (size_t i = 0; i < result->n_flags; i++)
+        result->flags [i] = s_flag_from_row (ctx, res, (int) i);
+    PQclear (res);
+    if (s_notes_attach (ctx, result->flags, result->n_flags) != 0)
+        return -1;
+    reply->result_case = RECOUP__REPLY__RESULT_FLAG_LIST;
+    reply->flag_list = result;
+    return 0;
+}
+
+//  Loads the flag a write command names and checks the caller may act
+//  on it: managers and admins always; the flag's rep; collectors when
+//  `collectors`. 1 with *flag set, 0 with the error in reply, -1.
+static int
+s_flag_for (cmdctx_t *ctx, Recoup__Reply *reply, const char *field, uint64_t id,
+            int collectors, const char *what, Recoup__SalesFlag **flag)
+{
+    if (id == 0)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+                          "id is required (see recoup flag list)");
+    int failed;
+    *flag = s_flag_load (ctx, arena_printf (ctx->arena, "%" PRIu64, id), &failed);
+    if (failed)
+        return -1;
+    if (!*flag)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND, field,
+                          "there is no flag %" PRIu64, id);
+    int allowed = ctx->role == RECOUP__ROLE__ADMIN || ctx->role == RECOUP__ROLE__MANAGER
+                  || (collectors && ctx->role == RECOUP__ROLE__COLLECTOR)
+                  || strcmp ((*flag)->rep, ctx->user) == 0;
+    if (!allowed)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__PERMISSION_DENIED, field,
+                          "flag %" PRIu64 " is %s's: only %s%s may %s it", id,
+                          *(*flag)->rep ? (*flag)->rep : "the collections lead",
+                          *(*flag)->rep ? "that rep" : "a manager",
+                          *(*flag)->rep ? " or a manager" : "", what);
+    return 1;
+}
+
+//  Appends a note to flag `id`. 0 or -1.
+static int
+s_note_add (cmdctx_t *ctx, uint64_t id, const char *text)
+{
+    const char *params [] = { arena_printf (ctx->arena, "%" PRIu64, id), ctx->user, text };
+    PGresult *res = db_exec (ctx->db, PGRES_COMMAND_OK,
+                             "INSERT INTO flag_notes (flag_id, author, text) "
+                             "VALUES ($1::bigint, $2, $3)", 3, params);
+    if (!res)
+        return -1;
+    PQclear (res);
+    return 0;
+}
+
+//  Replies with flag `id` as it now is, after emitting it as `kind`.
+static int
+s_flag_reply (cmdctx_t *ctx, Recoup__Reply *reply, uint64_t id, const char *kind,
+              Recoup__Reply__ResultCase result_case)
+{
+    int failed;
+    Recoup__SalesFlag *flag = s_flag_load (ctx, arena_printf (ctx->arena, "%" PRIu64, id),
+                                           &failed);
+    if (!flag)
+        return -1;
+    Recoup__FlagReply *result = CMD_NEW (ctx, Recoup__FlagReply, recoup__flag_reply__init);
+    result->seq = cmd_emit (ctx, kind, RECOUP__EVENT__BODY_FLAG, flag);
+    result->flag = flag;
+    reply->result_case = result_case;
+    if (result_case == RECOUP__REPLY__RESULT_FLAG_ACK)
+        reply->flag_ack = result;
+    else
+        reply->flag_note = result;
+    return 0;
+}
+
+//  flag_ack (write): the rep (or a manager) has the flag in hand; once.
+//  Emits flag.acknowledged (its notes include the optional note).
+int
+cmd_flag_ack (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
+{
+    const Recoup__FlagAckRequest *ack = request->flag_ack;
+    Recoup__SalesFlag *flag;
+    int rc = s_flag_for (ctx, reply, "flag_ack.id", ack->id, 0, "acknowledge", &flag);
+    if (rc <= 0)
+        return rc;
+    if (*flag->acknowledged_by)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT, "flag_ack.id",
+                          "flag %" PRIu64 " was acknowledged by %s at %s; add a note "
+                          "instead (recoup flag note)", ack->id, flag->acknowledged_by,
+                          flag->acknowledged_at);
+    if (*ack->note && !s_text (ctx, reply, "flag_ack.note", "note", ack->note, 1, TEXT_MAX))
+        return 0;
+    const char *params [] = {
+        arena_printf (ctx->arena, "%" PRIu64, ack->id), ctx->user, s_today (ctx)
+    };
+    PGresult *res = db_exec (ctx->db, PGRES_COMMAND_OK,
+                             "UPDATE flags SET acknowledged_by = $2, acknowledged_at = now (),"
+                             " acknowledged_on = $3::date "
+                             "WHERE id = $1::bigint AND acknowledged_at IS NULL", 3, params);
+    if (!res)
+        return -1;
+    PQclear (res);
+    if (*ack->note && s_note_add (ctx, ack->id, ack->note) != 0)
+        return -1;
+    return s_flag_reply (ctx, reply, ack->id, "flag.acknowledged",
+                         RECOUP__REPLY__RESULT_FLAG_ACK);
+}
+
+//  flag_note (write): context on a flag, from the rep, a collector or a
+//  manager (sales only on their own). Emits flag.noted.
+int
+cmd_flag_note (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
+{
+    const Recoup__FlagNoteRequest *note = request->flag_note;
+    Recoup__SalesFlag *flag;
+    int rc = s_flag_for (ctx, reply, "flag_note.id", note->id, 1, "add notes to", &flag);
+    if (rc <= 0)
+        return rc;
+    if (!s_text (ctx, reply, "flag_note.text", "text", note->text, 1, TEXT_MAX))
+        return 0;
+    if (s_note_add (ctx, note->id, note->text) != 0)
+        return -1;
+    return s_flag_reply (ctx, reply, note->id, "flag.noted", RECOUP__REPLY__RESULT_FLAG_NOTE);
+}
