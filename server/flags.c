@@ -137,7 +137,10 @@ s_notes_attach (cmdctx_t *ctx, Recoup__SalesFlag **flags, size_t count)
         for (size_t i = 0; i < count && !flag; i++)
             if (flags [i]->id == id)
                 flag = flags [i];
-        assert (flag && n > 0);
+        if (!flag || n == 0) {          //  not one of ours: cannot happen
+            row += n ? (int) n : 1;
+            continue;
+        }
         flag->notes = arena_alloc (ctx->arena, n * sizeof *flag->notes);
         flag->n_notes = n;
         for (size_t k = 0; k < n; k++, row++) {
