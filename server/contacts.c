@@ -41,6 +41,7 @@
 #include "../common/date.h"
 #include "../common/log.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -1002,5 +1003,80 @@ cmd_audit_verify (cmdctx_t *ctx, const Recoup__Request *request,
     result->ok = !bad;
     reply->result_case = RECOUP__REPLY__RESULT_AUDIT_VERIFY;
     reply->audit_verify = result;
+    return 0;
+}
+
+// ---------------------------------------------------------------- rules, exposed
+
+#include "contact_rules.h"
+
+int
+contacts_rules_check (cmdctx_t *ctx, const char *customer_id, const char *channel,
+                      int64_t at_us, char *names, size_t names_len, char *message,
+                      size_t message_len)
+{
+    assert (names_len > 0 && message_len > 0);
+    names [0] = message [0] = '\0';
+    const char *at = arena_printf (ctx->arena, "%" PRId64, at_us);
+    const char *params [] = { customer_id, at, channel };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT c.id, c.ref, c.timezone, "
+        " to_char (t.at AT TIME ZONE c.timezone, 'YYYY-MM-DD'), "
+        " extract (isodow FROM t.at AT TIME ZONE c.timezone)::int, "
+        " to_char (t.at AT TIME ZONE c.timezone, 'HH24:MI:SS'), "
+        " coalesce (p.cease_contact, false), coalesce ($3 = ANY (p.opted_out), false), "
+        " k.c->>'hours_start', k.c->>'hours_end', k.c->>'weekdays_only', "
+        " k.c->>'attempt_gap_days', k.c->>'call_after_conversation_days', "
+        " k.c->>'max_calls_per_7_days' "
+        "FROM customers c "
+        "CROSS JOIN (SELECT " S_AT ("$2") " AS at) t "
+        "LEFT JOIN contact_prefs p ON p.customer_id = c.id "
+        "LEFT JOIN LATERAL (SELECT CASE jsonb_typeof (params->'contact') "
+        "  WHEN 'object' THEN params->'contact' END AS c "
+        "  FROM policy_versions ORDER BY version DESC LIMIT 1) k ON true "
+        "WHERE c.id = $1::bigint", 3, params);
+    if (!res)
+        return -1;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return -1;
+    }
+    const char *ref = arena_strdup (ctx->arena, PQgetvalue (res, 0, 1));
+    const char *tz = arena_strdup (ctx->arena, PQgetvalue (res, 0, 2));
+    const char *local_date = arena_strdup (ctx->arena, PQgetvalue (res, 0, 3));
+    int isodow = atoi (PQgetvalue (res, 0, 4));
+    const char *local_time = arena_strdup (ctx->arena, PQgetvalue (res, 0, 5));
+    int cease = strcmp (PQgetvalue (res, 0, 6), "t") == 0;
+    int opted_out = strcmp (PQgetvalue (res, 0, 7), "t") == 0;
+    s_limits_t limits;
+    s_limits_from_row (res, 8, &limits);
+    PQclear (res);
+    if (cease || opted_out) {
+        snprintf (names, names_len, "%s", cease ? "cease_contact" : "opt_out");
+        if (cease)
+            snprintf (message, message_len, "cease_contact: %s asked us to stop "
+                      "all contact", ref);
+        else
+            snprintf (message, message_len, "opt_out: %s opted out of %s contact",
+                      ref, channel);
+        return 0;
+    }
+    s_broken_t broken = { "", "" };
+    if (s_check_quiet_hours (ctx, &limits, ref, tz, local_date, local_time, isodow,
+                             &broken) != 0)
+        return -1;
+    res = db_exec (ctx->db, PGRES_TUPLES_OK,
+                   "SELECT EXISTS (SELECT 1 FROM recoup_open_items ($2::date, "
+                   "$1::bigint) WHERE due < $2::date)", 2,
+                   (const char *[]) { customer_id, local_date });
+    if (!res)
+        return -1;
+    int attempt = strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+    PQclear (res);
+    if (attempt && s_check_attempt (ctx, &limits, customer_id, ref, channel, at_us,
+                                    &broken) != 0)
+        return -1;
+    snprintf (names, names_len, "%s", broken.names);
+    snprintf (message, message_len, "%s", broken.message);
     return 0;
 }

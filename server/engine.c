@@ -1,5 +1,1034 @@
-/* placeholder: being written */
+/*  engine: the daily collections engine, the worklist and the outbox.
+    See engine.h and PROTOCOL.md (engine_run, worklist, outbox_list).
+
+    A run for business date T runs every date not run yet from a start to
+    T, in order, each as if it were that day (engine_runs records the
+    dates done). The start is the day after the latest date run before T;
+    when no date before T was ever run, the oldest issue date of the
+    invoices open on T, but at most ENGINE_CATCHUP_DAYS days back.
+
+    For one date D: accounts_evaluate and resolution_evaluate as of D;
+    the newest policy version loaded by the end of D (the oldest version
+    when none was loaded yet: a database set up after its invoices);
+    then each invoice open on D and each policy step. A step falls on its
+    anchor (issue or due) + offset, or, for a step with "or N
+    unanswered", on the day of the Nth outbound contact since the issue
+    with no inbound contact after it, when that is earlier. A step
+    reached (on or before D) and not recorded for the invoice is
+    recorded once (unique (invoice, step)):
+
+      - skipped, why "paused: ...", when the invoice is not eligible on D
+        (an agency referral, a settlement pending, an open dispute, an
+        active payment plan, a pending promise, reason dispute/complaint);
+      - skipped, why "reason slow|avoiding: ...", for a friendly step;
+      - skipped, why "superseded by X", when a later step on the same
+        channel is reached on D too (an invoice entered late, say: one
+        email, the latest, not three);
+      - else due.
+
+    Nothing is derived from what an earlier run did except which steps
+    are recorded: a missed day is run later as it would have been, and a
+    step passed over is recorded with why, never lost. Catch-up records
+    each step on the date it fell on (`due`) and on the run's date
+    (`recorded_on`): the worklist of the catching-up day shows them.
+
+    The invoices of one customer at the same step on one date make one
+    action: one event (action.due or action.skipped), one message in the
+    outbox (email, letter, certified_letter: rendered from the English
+    templates by tone), one sales flag (sales_flag: flags_raise), one
+    worklist item. credit_hold is recorded for the desk, which places the
+    hold (accounts.h does not expose placing one); review is a manager's.
+
+    The worklist of date D lists the due actions recorded by the run for
+    D, with the contact rules judged at `at` (default 09:00 in the
+    customer's zone on D) for the contact channels: blocked_by is the
+    rule holding the action back and when it becomes allowed.           */
 #include "engine.h"
-#define STUB(fn) int fn (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply) \
-    { (void) request; return cmd_error (ctx, reply, RECOUP__ERROR_CODE__UNKNOWN_COMMAND, NULL, "not yet"); }
-STUB (cmd_engine_run) STUB (cmd_worklist) STUB (cmd_outbox_list)
+#include "accounts.h"
+#include "contact_rules.h"
+#include "flags.h"
+#include "ledger.h"
+#include "resolution.h"
+#include "../common/date.h"
+#include "../common/log.h"
+#include "../common/money.h"
+#include "../common/policy.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  How far back a first run starts at most.
+#define ENGINE_CATCHUP_DAYS 366
+//  Who the server is when it runs the engine itself.
+#define ENGINE_SERVER_USER "recoupd"
+//  Default time of day the worklist judges the contact rules at.
+#define ENGINE_WORKLIST_TIME "09:00"
+#define REF_MAX 64
+
+//  One invoice open on the date being run.
+typedef struct {
+    const char *id;             //  invoices.id
+    const char *number;         //  invoice number
+    const char *customer_id;    //  customers.id
+    const char *ref;            //  customer ref
+    const char *name;           //  customer name
+    const char *email;          //  customer email
+    const char *address;        //  customer postal address
+    const char *collector;      //  "" when none
+    const char *sales_rep;      //  "" when none
+    int32_t issued;             //  days since 1970
+    int32_t due;                //  days since 1970
+    int64_t balance;            //  minor units, open on D
+    const char *currency;       //  its currency
+    const char *pause;          //  "" or why dunning is paused on D
+    const char *reason;         //  account reason ("" unknown)
+    int on_hold;                //  account on credit hold now
+    const char *recorded;       //  ",step,step," already recorded
+} s_invoice_t;
+
+//  The actions of one customer at one step on one date.
+typedef struct {
+    const s_invoice_t *first;   //  the first invoice (customer data)
+    const policy_step_t *step;  //  the step
+    int32_t due;                //  earliest date it fell on
+    int skipped;                //  recorded skipped
+    const char *why;            //  skipped: why; due: a note or ""
+    const s_invoice_t **invoices;   //  the invoices (arena)
+    size_t n_invoices;          //  used
+} s_group_t;
+
+//  What a run adds up.
+typedef struct {
+    uint32_t due, skipped, queued;
+    int32_t evaluated;
+    Recoup__EngineAction **actions;     //  new actions (arena, grows)
+    size_t n_actions, cap_actions;
+} s_tally_t;
+
+static const char *
+s_iso (cmdctx_t *ctx, int32_t days)
+{
+    char *buf = arena_alloc (ctx->arena, DATE_ISO_LEN + 1);
+    date_format_iso (days, buf);
+    return buf;
+}
+
+static const char *
+s_col (cmdctx_t *ctx, PGresult *res, int row, int col)
+{
+    return arena_strdup (ctx->arena, PQgetvalue (res, row, col));
+}
+
+// ---------------------------------------------------------------- policy
+
+//  The policy version in force at the end of `date`, parsed. Returns 1,
+//  0 when no version exists, -1 on a failure (database, or a stored
+//  text that no longer parses: logged).
+static int
+s_policy_at (cmdctx_t *ctx, const char *date, policy_t *policy, uint32_t *version)
+{
+    const char *params [] = { date };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT version, text FROM policy_versions "
+        "ORDER BY (loaded_at < ($1::date + 1)::timestamp AT TIME ZONE 'UTC') DESC, "
+        " CASE WHEN loaded_at < ($1::date + 1)::timestamp AT TIME ZONE 'UTC' "
+        " THEN version ELSE -version END DESC LIMIT 1", 1, params);
+    if (!res)
+        return -1;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return 0;
+    }
+    uint32_t found = (uint32_t) strtoul (PQgetvalue (res, 0, 0), NULL, 10);
+    if (found == *version) {
+        PQclear (res);
+        return 1;
+    }
+    int line;
+    char err [POLICY_ERROR_MAX];
+    if (policy_parse (PQgetvalue (res, 0, 1), policy, &line, err, sizeof err) != 0) {
+        log_error ("stored policy does not parse", "version", PQgetvalue (res, 0, 0),
+                   "error", err);
+        PQclear (res);
+        return -1;
+    }
+    *version = found;
+    PQclear (res);
+    return 1;
+}
+
+// ---------------------------------------------------------------- messages
+
+static const char *
+s_subject (const char *tone, int before_due, const char *what)
+{
+    (void) what;
+    if (!*tone)
+        return "Please confirm that our invoice arrived";
+    if (strcmp (tone, "friendly") == 0)
+        return before_due ? "Friendly reminder: payment due soon"
+                          : "Friendly reminder: payment past due";
+    if (strcmp (tone, "firm") == 0)
+        return "Second notice: payment overdue";
+    if (strcmp (tone, "direct") == 0)
+        return "Overdue account: payment required now";
+    return "Final demand before referral to a collection agency";
+}
+
+static const char *
+s_opening (const char *tone, int before_due)
+{
+    if (!*tone)
+        return "We sent you the invoices listed below. Please check that they "
+               "arrived and are correct, and tell us at once if anything is wrong.";
+    if (strcmp (tone, "friendly") == 0)
+        return before_due
+            ? "This is a friendly reminder that the invoices listed below fall "
+              "due soon."
+            : "This is a friendly reminder that the invoices listed below are now "
+              "past due. If you have already paid, thank you, and please ignore "
+              "this message.";
+    if (strcmp (tone, "firm") == 0)
+        return "The invoices listed below are overdue and we have not received "
+               "payment. Please pay them now, or tell us by return when you will.";
+    if (strcmp (tone, "direct") == 0)
+        return "Your account is seriously overdue. Until the invoices listed below "
+               "are paid, your credit is on hold and new orders can be accepted "
+               "only against payment.";
+    return "This is our final demand. Unless the invoices listed below are paid "
+           "within 10 days, we will refer your account to a collection agency "
+           "without further notice.";
+}
+
+//  Renders the message of a due email or letter group into *subject and
+//  *body (arena).
+static void
+s_render (cmdctx_t *ctx, const s_group_t *group, int32_t date, const char **subject,
+          const char **body)
+{
+    const char *tone = group->step->tone;
+    int before_due = 1;
+    for (size_t i = 0; i < group->n_invoices; i++)
+        if (date >= group->invoices [i]->due)
+            before_due = 0;
+    *subject = s_subject (tone, before_due, group->step->action);
+    char *text = arena_printf (ctx->arena,
+        "Dear %s,\n\n%s\n\n"
+        "  %-20s %-10s  %18s  %s\n", group->first->name, s_opening (tone, before_due),
+        "Invoice", "Due", "Amount due", "Days late");
+    for (size_t i = 0; i < group->n_invoices; i++) {
+        const s_invoice_t *inv = group->invoices [i];
+        char amount [MONEY_TEXT_MAX];
+        if (money_format (inv->balance, inv->currency, amount, sizeof amount) != 0)
+            snprintf (amount, sizeof amount, "%" PRId64, inv->balance);
+        char *with = arena_printf (ctx->arena, "%s %s", amount, inv->currency);
+        int late = date - inv->due;
+        char *days = late > 0 ? arena_printf (ctx->arena, "%d", late)
+                              : arena_strdup (ctx->arena, "not yet due");
+        text = arena_printf (ctx->arena, "%s  %-20s %-10s  %18s  %s\n", text,
+                             inv->number, s_iso (ctx, inv->due), with, days);
+    }
+    *body = arena_printf (ctx->arena,
+        "%s\nIf there is a problem with any of these invoices, please reply to "
+        "this message so that we can put it right.\n\nYours sincerely,\n"
+        "Accounts receivable\n", text);
+}
+
+// ---------------------------------------------------------------- one date
+
+static void
+s_tally_add (cmdctx_t *ctx, s_tally_t *tally, Recoup__EngineAction *action)
+{
+    if (tally->n_actions == tally->cap_actions) {
+        size_t cap = tally->cap_actions ? tally->cap_actions * 2 : 16;
+        Recoup__EngineAction **grown = arena_alloc (ctx->arena, cap * sizeof *grown);
+        if (tally->n_actions)
+            memcpy (grown, tally->actions, tally->n_actions * sizeof *grown);
+        tally->actions = grown;
+        tally->cap_actions = cap;
+    }
+    tally->actions [tally->n_actions++] = action;
+}
+
+//  The user a step is for: the customer's collector, sales rep, or the
+//  first active manager; "" for auto steps or when there is nobody.
+static const char *
+s_assignee (const policy_step_t *step, const s_invoice_t *inv, const char *manager)
+{
+    if (strcmp (step->assignee, "collector") == 0)
+        return inv->collector;
+    if (strcmp (step->assignee, "sales") == 0)
+        return inv->sales_rep;
+    if (strcmp (step->assignee, "manager") == 0)
+        return manager;
+    return "";
+}
+
+//  The day the Nth unanswered reminder to an invoice's customer was
+//  made, on or before `date`; 0 with *found unset when there is none.
+static int
+s_unanswered_day (cmdctx_t *ctx, const s_invoice_t *inv, int n, const char *date,
+                  int32_t *day, int *found)
+{
+    *found = 0;
+    const char *params [] = { inv->customer_id, s_iso (ctx, inv->issued), date,
+                              arena_printf (ctx->arena, "%d", n - 1) };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT ((l.at AT TIME ZONE c.timezone)::date)::text FROM contact_log l "
+        "JOIN customers c ON c.id = l.customer_id "
+        "WHERE l.customer_id = $1::bigint AND l.direction = 'out' "
+        "AND (l.at AT TIME ZONE c.timezone)::date BETWEEN $2::date AND $3::date "
+        "AND NOT EXISTS (SELECT 1 FROM contact_log i WHERE i.customer_id = l.customer_id "
+        "  AND i.direction = 'in' AND i.at > l.at "
+        "  AND (i.at AT TIME ZONE c.timezone)::date <= $3::date) "
+        "ORDER BY l.at, l.id OFFSET $4::int LIMIT 1", 4, params);
+    if (!res)
+        return -1;
+    if (PQntuples (res) == 1) {
+        char err [120];
+        if (date_parse_iso (PQgetvalue (res, 0, 0), day, err, sizeof err) == 0)
+            *found = 1;
+    }
+    PQclear (res);
+    return 0;
+}
+
+//  Records the group's rows, its message, flag and event. 0 or -1.
+static int
+s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on,
+          uint32_t version, const char *manager, s_tally_t *tally)
+{
+    const policy_step_t *step = group->step;
+    const char *day = s_iso (ctx, date);
+    const char *status = group->skipped ? "skipped" : "due";
+    const char *assignee = s_assignee (step, group->first, manager);
+    const char *version_text = arena_printf (ctx->arena, "%u", version);
+    uint64_t outbox_id = 0;
+    const char *why = group->why;
+
+    //  The invoice numbers as a PostgreSQL array literal.
+    const char *numbers = "{";
+    for (size_t i = 0; i < group->n_invoices; i++)
+        numbers = arena_printf (ctx->arena, "%s%s\"%s\"", numbers, i ? "," : "",
+                                group->invoices [i]->number);
+    numbers = arena_printf (ctx->arena, "%s}", numbers);
+
+    if (!group->skipped && (strcmp (step->channel, "email") == 0
+                            || strcmp (step->channel, "letter") == 0
+                            || strcmp (step->channel, "certified_letter") == 0)) {
+        const char *subject, *body;
+        s_render (ctx, group, date, &subject, &body);
+        const char *recipient = strcmp (step->channel, "email") == 0
+                                ? group->first->email : group->first->address;
+        const char *params [] = { group->first->customer_id, step->name, step->channel,
+                                  step->tone, numbers, recipient, subject, body, day,
+                                  version_text };
+        PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+            "INSERT INTO outbox (customer_id, step, channel, tone, invoices, recipient, "
+            "subject, body, business_date, policy_version) VALUES ($1::bigint, $2, $3, "
+            "$4, $5::text[], $6, $7, $8, $9::date, $10::int) RETURNING id", 10, params);
+        if (!res)
+            return -1;
+        outbox_id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+        PQclear (res);
+        Recoup__OutboxMessage *message = CMD_NEW (ctx, Recoup__OutboxMessage,
+                                                  recoup__outbox_message__init);
+        message->id = outbox_id;
+        message->customer = (char *) group->first->ref;
+        message->step = (char *) step->name;
+        message->channel = (char *) step->channel;
+        message->tone = (char *) step->tone;
+        message->n_invoices = group->n_invoices;
+        message->invoices = arena_alloc (ctx->arena, (group->n_invoices + 1) * sizeof (char *));
+        for (size_t i = 0; i < group->n_invoices; i++)
+            message->invoices [i] = (char *) group->invoices [i]->number;
+        message->recipient = (char *) recipient;
+        message->subject = (char *) subject;
+        message->body = (char *) body;
+        message->business_date = (char *) day;
+        message->policy_version = version;
+        cmd_emit (ctx, "outbox.queued", RECOUP__EVENT__BODY_OUTBOX, message);
+        tally->queued++;
+        if (!*recipient)
+            why = strcmp (step->channel, "email") == 0
+                  ? "queued, but the customer has no email address"
+                  : "queued, but the customer has no postal address";
+    }
+    else if (!group->skipped && strcmp (step->channel, "sales_flag") == 0) {
+        const char *text = arena_printf (ctx->arena, "%s (%s) is late: invoice%s %s; "
+                                         "policy step %s: %s", group->first->name,
+                                         group->first->ref,
+                                         group->n_invoices > 1 ? "s" : "",
+                                         numbers, step->name, step->action);
+        if (flags_raise (ctx, strtoll (group->first->customer_id, NULL, 10), "late",
+                         group->invoices [0]->number, text, NULL) != 0)
+            return -1;
+    }
+    else if (!group->skipped && strcmp (step->channel, "credit_hold") == 0)
+        why = group->first->on_hold
+              ? "the account is on credit hold already"
+              : "for the desk: place the hold (recoup hold place)";
+
+    for (size_t i = 0; i < group->n_invoices; i++) {
+        const char *params [] = {
+            group->invoices [i]->id, group->first->customer_id, step->name,
+            step->channel, step->tone, assignee, status, why,
+            s_iso (ctx, group->due), recorded_on, day, version_text, step->action,
+            arena_printf (ctx->arena, "%" PRIu64, outbox_id)
+        };
+        PGresult *res = db_exec (ctx->db, PGRES_COMMAND_OK,
+            "INSERT INTO engine_actions (invoice_id, customer_id, step, channel, tone, "
+            "assignee, status, why, due, recorded_on, business_date, policy_version, "
+            "action, outbox_id) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6, $7, $8, "
+            "$9::date, $10::date, $11::date, $12::int, $13, nullif ($14::bigint, 0))",
+            14, params);
+        if (!res)
+            return -1;
+        PQclear (res);
+    }
+
+    Recoup__EngineAction *action = CMD_NEW (ctx, Recoup__EngineAction,
+                                            recoup__engine_action__init);
+    action->customer = (char *) group->first->ref;
+    action->customer_name = (char *) group->first->name;
+    action->n_invoices = group->n_invoices;
+    action->invoices = arena_alloc (ctx->arena, (group->n_invoices + 1) * sizeof (char *));
+    for (size_t i = 0; i < group->n_invoices; i++)
+        action->invoices [i] = (char *) group->invoices [i]->number;
+    action->step = (char *) step->name;
+    action->channel = (char *) step->channel;
+    action->tone = (char *) step->tone;
+    action->assignee = (char *) assignee;
+    action->due = (char *) s_iso (ctx, group->due);
+    action->status = (char *) status;
+    action->why = (char *) why;
+    action->policy_version = version;
+    action->recorded_on = (char *) recorded_on;
+    action->action = (char *) step->action;
+    action->blocked_by = "";
+    action->outbox_id = outbox_id;
+    cmd_emit (ctx, group->skipped ? "action.skipped" : "action.due",
+              RECOUP__EVENT__BODY_ACTION, action);
+    if (group->skipped)
+        tally->skipped++;
+    else
+        tally->due++;
+    s_tally_add (ctx, tally, action);
+    return 0;
+}
+
+//  Loads the invoices open on `day`. Returns the count or -1.
+static int
+s_invoices (cmdctx_t *ctx, const char *day, s_invoice_t **out)
+{
+    const char *params [] = { day };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT o.invoice_id, i.number, o.customer_id, c.ref, c.name, c.email, "
+        " c.address, coalesce (c.collector, ''), coalesce (c.sales_rep, ''), "
+        " o.issued::text, o.due::text, o.balance_minor, o.currency, "
+        " CASE WHEN EXISTS (SELECT 1 FROM agency_invoices ai "
+        "        JOIN agency_referrals r ON r.id = ai.referral_id "
+        "        WHERE ai.invoice_id = o.invoice_id AND r.referred_on <= $1::date) "
+        "      THEN 'referred to a collection agency' "
+        "   WHEN EXISTS (SELECT 1 FROM settlement_invoices si "
+        "        JOIN settlements s ON s.id = si.settlement_id "
+        "        WHERE si.invoice_id = o.invoice_id AND s.offered_on <= $1::date "
+        "        AND (s.completed_on IS NULL OR s.completed_on > $1::date) "
+        "        AND (s.status <> 'expired' OR s.expires >= $1::date)) "
+        "      THEN 'settlement pending' "
+        "   WHEN EXISTS (SELECT 1 FROM recoup_disputed ($1::date, o.customer_id) d "
+        "        WHERE d.invoice_id = o.invoice_id) THEN 'dispute open' "
+        "   WHEN EXISTS (SELECT 1 FROM plans pl WHERE pl.customer_id = o.customer_id "
+        "        AND pl.started <= $1::date "
+        "        AND NOT EXISTS (SELECT 1 FROM recoup_plan_instalments (pl.id, $1::date, "
+        "            recoup_grace_days ()) x WHERE x.status = 'missed') "
+        "        AND EXISTS (SELECT 1 FROM recoup_plan_instalments (pl.id, $1::date, "
+        "            recoup_grace_days ()) x WHERE x.status = 'pending')) "
+        "      THEN 'payment plan active' "
+        "   WHEN EXISTS (SELECT 1 FROM promises p WHERE p.customer_id = o.customer_id "
+        "        AND p.made_on <= $1::date AND (recoup_promise_status (p.id, $1::date, "
+        "        recoup_grace_days ())).status = 'pending') "
+        "      THEN 'promise to pay pending' "
+        "   WHEN s.reason IN ('dispute', 'complaint') "
+        "      THEN 'reason ' || s.reason || ': dunning paused, routed to sales' "
+        "   ELSE '' END, "
+        " coalesce (s.reason, ''), coalesce (s.on_hold, false), "
+        " ',' || coalesce ((SELECT string_agg (a.step, ',') FROM engine_actions a "
+        "        WHERE a.invoice_id = o.invoice_id), '') || ',' "
+        "FROM recoup_open_items ($1::date) o "
+        "JOIN invoices i ON i.id = o.invoice_id "
+        "JOIN customers c ON c.id = o.customer_id "
+        "LEFT JOIN account_state s ON s.customer_id = o.customer_id "
+        "ORDER BY c.ref, o.due, i.number", 1, params);
+    if (!res)
+        return -1;
+    int n = PQntuples (res);
+    s_invoice_t *invoices = arena_alloc (ctx->arena, (size_t) (n + 1) * sizeof *invoices);
+    for (int r = 0; r < n; r++) {
+        s_invoice_t *inv = &invoices [r];
+        char err [120];
+        inv->id = s_col (ctx, res, r, 0);
+        inv->number = s_col (ctx, res, r, 1);
+        inv->customer_id = s_col (ctx, res, r, 2);
+        inv->ref = s_col (ctx, res, r, 3);
+        inv->name = s_col (ctx, res, r, 4);
+        inv->email = s_col (ctx, res, r, 5);
+        inv->address = s_col (ctx, res, r, 6);
+        inv->collector = s_col (ctx, res, r, 7);
+        inv->sales_rep = s_col (ctx, res, r, 8);
+        if (date_parse_iso (PQgetvalue (res, r, 9), &inv->issued, err, sizeof err) != 0
+            || date_parse_iso (PQgetvalue (res, r, 10), &inv->due, err, sizeof err) != 0) {
+            PQclear (res);
+            return -1;
+        }
+        inv->balance = strtoll (PQgetvalue (res, r, 11), NULL, 10);
+        inv->currency = s_col (ctx, res, r, 12);
+        inv->pause = s_col (ctx, res, r, 13);
+        inv->reason = s_col (ctx, res, r, 14);
+        inv->on_hold = PQgetvalue (res, r, 15) [0] == 't';
+        inv->recorded = s_col (ctx, res, r, 16);
+    }
+    PQclear (res);
+    *out = invoices;
+    return n;
+}
+
+//  Adds an invoice to the group of (customer, step, status) of this
+//  date, making it when new.
+static void
+s_group_add (cmdctx_t *ctx, s_group_t **groups, size_t *count, size_t *cap,
+             const s_invoice_t *inv, const policy_step_t *step, int32_t due,
+             int skipped, const char *why)
+{
+    s_group_t *group = NULL;
+    for (size_t i = 0; i < *count && !group; i++) {
+        s_group_t *g = &(*groups) [i];
+        if (g->step == step && g->skipped == skipped
+            && strcmp (g->first->customer_id, inv->customer_id) == 0
+            && strcmp (g->why, why) == 0)
+            group = g;
+    }
+    if (!group) {
+        if (*count == *cap) {
+            size_t grown = *cap ? *cap * 2 : 16;
+            s_group_t *more = arena_alloc (ctx->arena, grown * sizeof *more);
+            if (*count)
+                memcpy (more, *groups, *count * sizeof *more);
+            *groups = more;
+            *cap = grown;
+        }
+        group = &(*groups) [(*count)++];
+        *group = (s_group_t) { .first = inv, .step = step, .due = due,
+                               .skipped = skipped, .why = why };
+    }
+    //  Invoices of one customer are few: grow one at a time.
+    const s_invoice_t **more = arena_alloc (ctx->arena,
+                                            (group->n_invoices + 1) * sizeof *more);
+    if (group->n_invoices)
+        memcpy (more, group->invoices, group->n_invoices * sizeof *more);
+    more [group->n_invoices++] = inv;
+    group->invoices = more;
+    if (due < group->due)
+        group->due = due;
+}
+
+//  Runs the engine for one date `date` as part of the run for
+//  `recorded_on`. Returns 0 or -1.
+static int
+s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *user,
+            policy_t *policy, uint32_t *version, const char *manager, s_tally_t *tally)
+{
+    const char *day = s_iso (ctx, date);
+    const char *params [] = { day, user, recorded_on };
+    PGresult *res = db_exec (ctx->db, PGRES_COMMAND_OK,
+        "INSERT INTO engine_runs (business_date, ran_by, as_of) "
+        "VALUES ($1::date, $2, $3::date)", 3, params);
+    if (!res)
+        return -1;
+    PQclear (res);
+    int changes = accounts_evaluate (ctx, day);
+    if (changes < 0)
+        return -1;
+    tally->evaluated += changes;
+    changes = resolution_evaluate (ctx, day);
+    if (changes < 0)
+        return -1;
+    tally->evaluated += changes;
+    int have = s_policy_at (ctx, day, policy, version);
+    if (have < 0)
+        return -1;
+    uint32_t due0 = tally->due, skipped0 = tally->skipped, queued0 = tally->queued;
+    if (have) {
+        s_invoice_t *invoices;
+        int n = s_invoices (ctx, day, &invoices);
+        if (n < 0)
+            return -1;
+        s_group_t *groups = NULL;
+        size_t n_groups = 0, cap_groups = 0;
+        for (int k = 0; k < n; k++) {
+            const s_invoice_t *inv = &invoices [k];
+            //  Later steps first, so that an earlier step on a channel a
+            //  later one takes over is seen as superseded.
+            const char *taken [POLICY_STEPS_MAX];
+            const char *taken_by [POLICY_STEPS_MAX];
+            size_t n_taken = 0;
+            for (size_t s = policy->n_steps; s-- > 0; ) {
+                const policy_step_t *step = &policy->steps [s];
+                const char *key = arena_printf (ctx->arena, ",%s,", step->name);
+                if (strstr (inv->recorded, key))
+                    continue;
+                int32_t on = (strcmp (step->anchor, "issue") == 0 ? inv->issued : inv->due)
+                             + step->offset_days;
+                if (step->or_unanswered > 0 && on > date) {
+                    int32_t early;
+                    int found;
+                    if (s_unanswered_day (ctx, inv, step->or_unanswered, day, &early,
+                                          &found) != 0)
+                        return -1;
+                    if (found && early < on)
+                        on = early < inv->issued ? inv->issued : early;
+                }
+                if (on > date)
+                    continue;
+                const char *why = "";
+                int skipped = 1;
+                const char *superseded = NULL;
+                for (size_t t = 0; t < n_taken; t++)
+                    if (strcmp (taken [t], step->channel) == 0)
+                        superseded = taken_by [t];
+                if (*inv->pause)
+                    why = arena_printf (ctx->arena, "paused: %s", inv->pause);
+                else if (superseded)
+                    why = arena_printf (ctx->arena, "superseded by %s", superseded);
+                else if (strcmp (step->tone, "friendly") == 0
+                         && (strcmp (inv->reason, "slow") == 0
+                             || strcmp (inv->reason, "avoiding") == 0))
+                    why = arena_printf (ctx->arena, "reason %s: friendly steps are "
+                                        "skipped", inv->reason);
+                else {
+                    skipped = 0;
+                    if (n_taken < POLICY_STEPS_MAX) {
+                        taken [n_taken] = step->channel;
+                        taken_by [n_taken++] = step->name;
+                    }
+                }
+                s_group_add (ctx, &groups, &n_groups, &cap_groups, inv, step, on,
+                             skipped, why);
+            }
+        }
+        //  In the policy's order within each customer: groups were made
+        //  from the last step back.
+        for (size_t g = 0; g < n_groups; g++) {
+            size_t end = g;
+            while (end + 1 < n_groups
+                   && strcmp (groups [end + 1].first->customer_id,
+                              groups [g].first->customer_id) == 0)
+                end++;
+            for (size_t i = end + 1; i-- > g; )
+                if (s_record (ctx, &groups [i], date, recorded_on, *version, manager,
+                              tally) != 0)
+                    return -1;
+            g = end;
+        }
+    }
+    const char *counts [] = {
+        day, arena_printf (ctx->arena, "%u", tally->due - due0),
+        arena_printf (ctx->arena, "%u", tally->skipped - skipped0),
+        arena_printf (ctx->arena, "%u", tally->queued - queued0)
+    };
+    res = db_exec (ctx->db, PGRES_COMMAND_OK,
+        "UPDATE engine_runs SET due = $2::int, skipped = $3::int, queued = $4::int "
+        "WHERE business_date = $1::date", 4, counts);
+    if (!res)
+        return -1;
+    PQclear (res);
+    return 0;
+}
+
+// ---------------------------------------------------------------- engine_run
+
+//  engine_run: runs the dates not run yet up to as_of (see the top).
+int
+cmd_engine_run (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
+{
+    const Recoup__EngineRunRequest *req = request->engine_run;
+    char today [11];
+    ledger_business_date (today);
+    const char *as_of = *req->as_of ? req->as_of : today;
+    int32_t target, business;
+    char err [120];
+    if (date_parse_iso (as_of, &target, err, sizeof err) != 0)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "engine_run.as_of", "as_of '%.20s': %s", as_of, err);
+    if (date_parse_iso (today, &business, err, sizeof err) != 0)
+        return -1;
+    if (target > business)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "engine_run.as_of", "as_of %s is after the business date %s: "
+                          "the engine does not run ahead", as_of, today);
+    const char *user = *ctx->user ? ctx->user : ENGINE_SERVER_USER;
+    const char *target_text = s_iso (ctx, target);
+
+    //  Where to start: after the latest date run before the target, or
+    //  at the oldest open invoice's issue date, at most N days back.
+    const char *params [] = { target_text,
+                              arena_printf (ctx->arena, "%d", ENGINE_CATCHUP_DAYS) };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT coalesce ((SELECT max (business_date) + 1 FROM engine_runs "
+        "  WHERE business_date < $1::date), "
+        " greatest ((SELECT min (issued) FROM recoup_open_items ($1::date)), "
+        "  $1::date - $2::int), $1::date)::text, "
+        " (SELECT coalesce (min (name), '') FROM users WHERE role = 'manager' AND active)",
+        2, params);
+    if (!res)
+        return -1;
+    int32_t start;
+    if (date_parse_iso (PQgetvalue (res, 0, 0), &start, err, sizeof err) != 0) {
+        PQclear (res);
+        return -1;
+    }
+    const char *manager = s_col (ctx, res, 0, 1);
+    PQclear (res);
+    res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT (business_date - $1::date)::int FROM engine_runs "
+        "WHERE business_date BETWEEN $1::date AND $2::date",
+        2, (const char *[]) { s_iso (ctx, start), target_text });
+    if (!res)
+        return -1;
+    //  Dates inside the range run already (a first run for a later date
+    //  may have left a gap before it).
+    size_t span = (size_t) (target - start + 1);
+    char *done = arena_alloc (ctx->arena, span + 1);
+    memset (done, 0, span + 1);
+    for (int r = 0; r < PQntuples (res); r++) {
+        int offset = atoi (PQgetvalue (res, r, 0));
+        if (offset >= 0 && (size_t) offset < span)
+            done [offset] = 1;
+    }
+    PQclear (res);
+
+    policy_t *policy = arena_alloc (ctx->arena, sizeof *policy);
+    uint32_t version = 0;
+    s_tally_t tally = { 0 };
+    Recoup__EngineRunSummary *summary = CMD_NEW (ctx, Recoup__EngineRunSummary,
+                                                 recoup__engine_run_summary__init);
+    summary->as_of = (char *) target_text;
+    summary->first = "";
+    summary->ran_by = (char *) user;
+    for (int32_t date = start; date <= target; date++) {
+        if (done [date - start])
+            continue;
+        if (!summary->dates)
+            summary->first = (char *) s_iso (ctx, date);
+        if (s_run_date (ctx, date, target_text, user, policy, &version, manager,
+                        &tally) != 0)
+            return -1;
+        summary->dates++;
+    }
+    summary->due = tally.due;
+    summary->skipped = tally.skipped;
+    summary->queued = tally.queued;
+    summary->evaluated = tally.evaluated;
+
+    Recoup__EngineRunReply *result = CMD_NEW (ctx, Recoup__EngineRunReply,
+                                              recoup__engine_run_reply__init);
+    result->summary = summary;
+    result->n_actions = tally.n_actions;
+    result->actions = tally.actions;
+    if (summary->dates)
+        result->seq = cmd_emit (ctx, "engine.ran", RECOUP__EVENT__BODY_ENGINE_RUN,
+                                summary);
+    reply->result_case = RECOUP__REPLY__RESULT_ENGINE_RUN;
+    reply->engine_run = result;
+    return 0;
+}
+
+// ---------------------------------------------------------------- worklist
+
+//  Checks "YYYY-MM-DDTHH:MM[:SS[.frac]](Z|+HH:MM|-HH:MM)". 1 or 0.
+static int
+s_instant_ok (const char *text)
+{
+    int32_t days;
+    char err [120], date [11];
+    if (strlen (text) < 17 || strlen (text) > 40)
+        return 0;
+    memcpy (date, text, 10);
+    date [10] = '\0';
+    if (date_parse_iso (date, &days, err, sizeof err) != 0 || text [10] != 'T')
+        return 0;
+    const char *p = text + 11;
+    int hh, mm;
+    if (sscanf (p, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59
+        || p [2] != ':')
+        return 0;
+    p += 5;
+    if (*p == ':') {
+        p++;
+        if (p [0] < '0' || p [0] > '5' || p [1] < '0' || p [1] > '9')
+            return 0;
+        p += 2;
+        if (*p == '.') {
+            p++;
+            while (*p >= '0' && *p <= '9')
+                p++;
+        }
+    }
+    if (strcmp (p, "Z") == 0)
+        return 1;
+    return (*p == '+' || *p == '-') && strlen (p) == 6 && p [3] == ':'
+           && p [1] >= '0' && p [1] <= '2' && p [2] >= '0' && p [2] <= '9'
+           && p [4] >= '0' && p [4] <= '5' && p [5] >= '0' && p [5] <= '9';
+}
+
+//  Channels the contact rules apply to.
+static int
+s_contact_channel (const char *channel)
+{
+    return strcmp (channel, "phone") == 0 || strcmp (channel, "email") == 0
+           || strcmp (channel, "letter") == 0
+           || strcmp (channel, "certified_letter") == 0;
+}
+
+int
+cmd_worklist (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
+{
+    const Recoup__WorklistRequest *req = request->worklist;
+    char today [11];
+    ledger_business_date (today);
+    const char *as_of = *req->as_of ? req->as_of : today;
+    int32_t days;
+    char err [120];
+    if (date_parse_iso (as_of, &days, err, sizeof err) != 0)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "worklist.as_of", "as_of '%.20s': %s", as_of, err);
+    if (*req->at && !s_instant_ok (req->at))
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "worklist.at", "at '%.40s': expected an ISO 8601 time with "
+                          "its zone, YYYY-MM-DDTHH:MM[:SS](Z|+HH:MM)", req->at);
+    if (strlen (req->customer) > REF_MAX)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "worklist.customer", "customer: at most %d characters",
+                          REF_MAX);
+    const char *day = s_iso (ctx, days);
+    if (*req->customer) {
+        PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+                                 "SELECT 1 FROM customers WHERE ref = $1", 1,
+                                 (const char *[]) { req->customer });
+        if (!res)
+            return -1;
+        int found = PQntuples (res) == 1;
+        PQclear (res);
+        if (!found)
+            return cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND,
+                              "worklist.customer", "there is no customer with ref '%s'",
+                              req->customer);
+    }
+    const char *params [] = { day, req->customer, req->at,
+                              ENGINE_WORKLIST_TIME };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT c.id, c.ref, c.name, a.step, a.channel, a.tone, a.assignee, "
+        " min (a.due)::text, a.why, a.policy_version, a.action, "
+        " coalesce (a.outbox_id, 0), "
+        " array_to_string (array_agg (i.number ORDER BY i.number), ','), "
+        " CASE WHEN $3 = '' THEN (extract (epoch FROM ($1::date + $4::time) "
+        "   AT TIME ZONE c.timezone) * 1000000)::bigint "
+        "  ELSE (extract (epoch FROM $3::timestamptz) * 1000000)::bigint END "
+        "FROM engine_actions a JOIN customers c ON c.id = a.customer_id "
+        "JOIN invoices i ON i.id = a.invoice_id "
+        "WHERE a.recorded_on = $1::date AND a.status = 'due' "
+        "AND ($2 = '' OR c.ref = $2) "
+        "GROUP BY c.id, c.ref, c.name, a.step, a.channel, a.tone, a.assignee, a.why, "
+        " a.policy_version, a.action, a.outbox_id "
+        "ORDER BY c.ref, min (a.due), min (a.id)", 4, params);
+    if (!res)
+        return -1;
+    int n = PQntuples (res);
+    Recoup__WorklistReply *result = CMD_NEW (ctx, Recoup__WorklistReply,
+                                             recoup__worklist_reply__init);
+    result->as_of = (char *) day;
+    result->n_items = (size_t) n;
+    result->items = arena_alloc (ctx->arena, (size_t) (n + 1) * sizeof *result->items);
+    //  Copy first: the rule checks run statements of their own.
+    const char **ids = arena_alloc (ctx->arena, (size_t) (n + 1) * sizeof *ids);
+    int64_t *at = arena_alloc (ctx->arena, (size_t) (n + 1) * sizeof *at);
+    for (int r = 0; r < n; r++) {
+        Recoup__EngineAction *item = CMD_NEW (ctx, Recoup__EngineAction,
+                                              recoup__engine_action__init);
+        ids [r] = s_col (ctx, res, r, 0);
+        item->customer = (char *) s_col (ctx, res, r, 1);
+        item->customer_name = (char *) s_col (ctx, res, r, 2);
+        item->step = (char *) s_col (ctx, res, r, 3);
+        item->channel = (char *) s_col (ctx, res, r, 4);
+        item->tone = (char *) s_col (ctx, res, r, 5);
+        item->assignee = (char *) s_col (ctx, res, r, 6);
+        item->due = (char *) s_col (ctx, res, r, 7);
+        item->status = "due";
+        item->why = (char *) s_col (ctx, res, r, 8);
+        item->policy_version = (uint32_t) strtoul (PQgetvalue (res, r, 9), NULL, 10);
+        item->recorded_on = (char *) day;
+        item->action = (char *) s_col (ctx, res, r, 10);
+        item->outbox_id = strtoull (PQgetvalue (res, r, 11), NULL, 10);
+        char *numbers = (char *) s_col (ctx, res, r, 12);
+        size_t count = 1;
+        for (char *p = numbers; *p; p++)
+            count += *p == ',';
+        item->invoices = arena_alloc (ctx->arena, (count + 1) * sizeof (char *));
+        item->n_invoices = 0;
+        for (char *p = strtok (numbers, ","); p; p = strtok (NULL, ","))
+            item->invoices [item->n_invoices++] = p;
+        at [r] = strtoll (PQgetvalue (res, r, 13), NULL, 10);
+        item->blocked_by = "";
+        result->items [r] = item;
+    }
+    PQclear (res);
+    for (int r = 0; r < n; r++) {
+        Recoup__EngineAction *item = result->items [r];
+        if (!s_contact_channel (item->channel))
+            continue;
+        char names [128], message [700];
+        if (contacts_rules_check (ctx, ids [r], item->channel, at [r], names,
+                                  sizeof names, message, sizeof message) != 0)
+            return -1;
+        if (*names)
+            item->blocked_by = arena_strdup (ctx->arena, message);
+    }
+    reply->result_case = RECOUP__REPLY__RESULT_WORKLIST;
+    reply->worklist = result;
+    return 0;
+}
+
+// ---------------------------------------------------------------- outbox_list
+
+int
+cmd_outbox_list (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
+{
+    const char *customer = request->outbox_list->customer;
+    if (strlen (customer) > REF_MAX)
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                          "outbox_list.customer", "customer: at most %d characters",
+                          REF_MAX);
+    if (*customer) {
+        PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+                                 "SELECT 1 FROM customers WHERE ref = $1", 1,
+                                 (const char *[]) { customer });
+        if (!res)
+            return -1;
+        int found = PQntuples (res) == 1;
+        PQclear (res);
+        if (!found)
+            return cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND,
+                              "outbox_list.customer", "there is no customer with ref "
+                              "'%s'", customer);
+    }
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT o.id, c.ref, o.step, o.channel, o.tone, "
+        " array_to_string (o.invoices, ','), o.recipient, o.subject, o.body, "
+        " o.business_date::text, o.policy_version "
+        "FROM outbox o JOIN customers c ON c.id = o.customer_id "
+        "WHERE $1 = '' OR c.ref = $1 ORDER BY o.id", 1,
+        (const char *[]) { customer });
+    if (!res)
+        return -1;
+    int n = PQntuples (res);
+    Recoup__OutboxListReply *result = CMD_NEW (ctx, Recoup__OutboxListReply,
+                                               recoup__outbox_list_reply__init);
+    result->n_messages = (size_t) n;
+    result->messages = arena_alloc (ctx->arena,
+                                    (size_t) (n + 1) * sizeof *result->messages);
+    for (int r = 0; r < n; r++) {
+        Recoup__OutboxMessage *m = CMD_NEW (ctx, Recoup__OutboxMessage,
+                                            recoup__outbox_message__init);
+        m->id = strtoull (PQgetvalue (res, r, 0), NULL, 10);
+        m->customer = (char *) s_col (ctx, res, r, 1);
+        m->step = (char *) s_col (ctx, res, r, 2);
+        m->channel = (char *) s_col (ctx, res, r, 3);
+        m->tone = (char *) s_col (ctx, res, r, 4);
+        char *numbers = (char *) s_col (ctx, res, r, 5);
+        size_t count = 1;
+        for (char *p = numbers; *p; p++)
+            count += *p == ',';
+        m->invoices = arena_alloc (ctx->arena, (count + 1) * sizeof (char *));
+        for (char *p = strtok (numbers, ","); p; p = strtok (NULL, ","))
+            m->invoices [m->n_invoices++] = p;
+        m->recipient = (char *) s_col (ctx, res, r, 6);
+        m->subject = (char *) s_col (ctx, res, r, 7);
+        m->body = (char *) s_col (ctx, res, r, 8);
+        m->business_date = (char *) s_col (ctx, res, r, 9);
+        m->policy_version = (uint32_t) strtoul (PQgetvalue (res, r, 10), NULL, 10);
+        result->messages [r] = m;
+    }
+    PQclear (res);
+    reply->result_case = RECOUP__REPLY__RESULT_OUTBOX_LIST;
+    reply->outbox_list = result;
+    return 0;
+}
+
+// ---------------------------------------------------------------- daily
+
+void
+engine_daily (db_t *db, writer_t *writer, void *pub)
+{
+    char today [11];
+    ledger_business_date (today);
+    const char *params [] = { today };
+    PGresult *res = db_exec (db, PGRES_TUPLES_OK,
+                             "SELECT 1 FROM engine_runs WHERE business_date = $1::date",
+                             1, params);
+    if (!res) {
+        log_error ("cannot read engine runs", "error", db_error (db));
+        return;
+    }
+    int done = PQntuples (res) == 1;
+    PQclear (res);
+    if (done)
+        return;
+    //  Through the writer, like any command (see policy_ensure_default).
+    Recoup__EngineRunRequest run = RECOUP__ENGINE_RUN_REQUEST__INIT;
+    run.as_of = today;
+    Recoup__Request request = RECOUP__REQUEST__INIT;
+    char request_id [48], random [33];
+    wire_request_id (random);
+    snprintf (request_id, sizeof request_id, "engine-daily-%s", random);
+    request.protocol_version = PROTOCOL_VERSION;
+    request.request_id = request_id;
+    request.command_case = RECOUP__REQUEST__COMMAND_ENGINE_RUN;
+    request.engine_run = &run;
+    size_t len;
+    uint8_t *packed = wire_pack (&request.base, &len);
+    job_t *job = calloc (1, sizeof *job);
+    if (!packed || !job) {
+        free (packed);
+        free (job);
+        return;
+    }
+    zmq_msg_init (&job->routing);
+    job->request = recoup__request__unpack (NULL, len, packed);
+    job_hash (job, packed, len);
+    free (packed);
+    job->command = commands_find (request.command_case);
+    job->role = RECOUP__ROLE__ADMIN;
+    writer_run (writer, &job, 1);
+    writer_publish (writer, pub);
+    Recoup__Reply *reply = job->reply
+        ? recoup__reply__unpack (NULL, job->reply_len, job->reply) : NULL;
+    job_destroy (&job);
+    if (reply && reply->result_case == RECOUP__REPLY__RESULT_ENGINE_RUN) {
+        const Recoup__EngineRunSummary *s = reply->engine_run->summary;
+        char dates [16], due [16], skipped [16];
+        snprintf (dates, sizeof dates, "%u", s->dates);
+        snprintf (due, sizeof due, "%u", s->due);
+        snprintf (skipped, sizeof skipped, "%u", s->skipped);
+        log_info ("daily engine ran", "as_of", today, "dates", dates, "due", due,
+                  "skipped", skipped);
+    }
+    else
+        log_error ("daily engine run failed", "error",
+                   reply && reply->result_case == RECOUP__REPLY__RESULT_ERROR
+                   ? reply->error->message : "no reply");
+    if (reply)
+        recoup__reply__free_unpacked (reply, NULL);
+}

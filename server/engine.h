@@ -8,7 +8,17 @@
 #define RECOUP_ENGINE_H
 
 #include "commands.h"
+#include "writer.h"
 
 command_fn cmd_engine_run, cmd_worklist, cmd_outbox_list;
+
+//  The automatic daily run: when the business date has not been run
+//  yet, runs the engine for it (catching up the dates missed since the
+//  last run) through the writer as the server itself ("recoupd"), like
+//  any command: one transaction with its events, published on `pub`
+//  (may be NULL: they go out with the next batch). Cheap when the date
+//  is done (one indexed read): call it from the main loop at most once a
+//  minute. Failures are logged; the next call tries again.
+void engine_daily (db_t *db, writer_t *writer, void *pub);
 
 #endif
