@@ -18,7 +18,9 @@ command_fn cmd_engine_run, cmd_worklist, cmd_outbox_list;
 //  any command: one transaction with its events, published on `pub`
 //  (may be NULL: they go out with the next batch). Cheap when the date
 //  is done (one indexed read): call it from the main loop at most once a
-//  minute. Failures are logged; the next call tries again.
+//  minute. Failures are logged; the next call tries again. Does nothing
+//  when the environment has RECOUP_ENGINE_DAILY=off (tests that run the
+//  engine date by date).
 void engine_daily (db_t *db, writer_t *writer, void *pub);
 
 #endif

@@ -57,6 +57,7 @@ s_setup (void **state)
 {
     (void) state;
     setenv ("RECOUP_TODAY", "2026-12-31", 1);
+    setenv ("RECOUP_ENGINE_DAILY", "off", 1);
     if (th_server_start (&s_server, "engine", NULL) != 0)
         return -1;
     if (th_user_add (&s_server, "sam", RECOUP__ROLE__SALES, &s_sales) != 0
