@@ -30,48 +30,10 @@
 
 // ---------------------------------------------------------------- helpers
 
-//  The last part of a field path ("promise_add.by" -> "by").
-static const char *
-s_label (const char *field)
-{
-    const char *dot = strrchr (field, '.');
-    return dot ? dot + 1 : field;
-}
 
-//  "1234.56 USD" for messages.
-typedef struct {
-    char text [MONEY_TEXT_MAX + 8];
-} s_money_t;
 
-static s_money_t
-s_money (int64_t minor, const char *currency)
-{
-    s_money_t out;
-    char amount [MONEY_TEXT_MAX];
-    if (money_format (minor, currency, amount, sizeof amount) != 0)
-        snprintf (amount, sizeof amount, "%" PRId64 " (minor units)", minor);
-    snprintf (out.text, sizeof out.text, "%s %s", amount, currency);
-    return out;
-}
 
-//  A text column, copied into the arena.
-static char *
-s_value (cmdctx_t *ctx, PGresult *res, int row, int col)
-{
-    return arena_strdup (ctx->arena, PQgetvalue (res, row, col));
-}
 
-static int64_t
-s_value_int (PGresult *res, int row, int col)
-{
-    return strtoll (PQgetvalue (res, row, col), NULL, 10);
-}
-
-static const char *
-s_int (cmdctx_t *ctx, int64_t value)
-{
-    return arena_printf (ctx->arena, "%" PRId64, value);
-}
 
 //  The business date, in the arena.
 static const char *
@@ -82,37 +44,6 @@ s_today (cmdctx_t *ctx)
     return arena_strdup (ctx->arena, today);
 }
 
-//  Checks a text field: min..max characters, no control characters but
-//  line breaks. 1, or 0 with the error in reply.
-static int
-s_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
-        const char *text, size_t min, size_t max)
-{
-    size_t chars = 0;
-    if (!wire_utf8_valid (text, &chars)) {
-        cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s is not valid UTF-8", s_label (field));
-        return 0;
-    }
-    if (chars < min || chars > max) {
-        if (min > 0 && chars == 0)
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s is required", s_label (field));
-        else
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s must be %zu to %zu characters (got %zu)",
-                       s_label (field), min, max, chars);
-        return 0;
-    }
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
-        if ((*p < 0x20 && *p != '\n') || *p == 0x7f) {
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s holds a control character (at byte %zu)", s_label (field),
-                       (size_t) (p - (const unsigned char *) text) + 1);
-            return 0;
-        }
-    return 1;
-}
 
 //  Reads a date field; "" gives `fallback` (NULL: the field is required).
 //  Sets *out to the date as YYYY-MM-DD in the arena. 1, or 0 with the
@@ -124,7 +55,7 @@ s_date (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     if (!*text) {
         if (!fallback) {
             cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s is required (YYYY-MM-DD)", s_label (field));
+                       "%s is required (YYYY-MM-DD)", cmd_label (field));
             return 0;
         }
         *out = fallback;
@@ -134,7 +65,7 @@ s_date (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     char err [160];
     if (date_parse_iso (text, &days, err, sizeof err) != 0) {
         cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s: %s (write dates as YYYY-MM-DD)", s_label (field), err);
+                   "%s: %s (write dates as YYYY-MM-DD)", cmd_label (field), err);
         return 0;
     }
     char buf [DATE_ISO_LEN + 1];
@@ -143,16 +74,6 @@ s_date (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     return 1;
 }
 
-//  Checks an amount above zero. 1, or 0 with the error in reply.
-static int
-s_positive (cmdctx_t *ctx, Recoup__Reply *reply, const char *field, int64_t amount)
-{
-    if (amount > 0)
-        return 1;
-    cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-               "%s must be above zero (got %" PRId64 ")", s_label (field), amount);
-    return 0;
-}
 
 //  A customer found by ref.
 typedef struct {
@@ -169,7 +90,7 @@ static int
 s_customer (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
             const char *ref, s_customer_t *customer)
 {
-    if (!s_text (ctx, reply, field, ref, 1, REF_MAX))
+    if (!cmd_text (ctx, reply, field, ref, 1, REF_MAX, 0))
         return 0;
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
                              "SELECT id, ref, name, currency, coalesce (sales_rep, '') "
@@ -182,11 +103,11 @@ s_customer (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
                    "there is no customer with ref '%s'", ref);
         return 0;
     }
-    customer->id = s_value (ctx, res, 0, 0);
-    customer->ref = s_value (ctx, res, 0, 1);
-    customer->name = s_value (ctx, res, 0, 2);
-    customer->currency = s_value (ctx, res, 0, 3);
-    customer->sales_rep = s_value (ctx, res, 0, 4);
+    customer->id = cmd_value (ctx, res, 0, 0);
+    customer->ref = cmd_value (ctx, res, 0, 1);
+    customer->name = cmd_value (ctx, res, 0, 2);
+    customer->currency = cmd_value (ctx, res, 0, 3);
+    customer->sales_rep = cmd_value (ctx, res, 0, 4);
     PQclear (res);
     return 1;
 }
@@ -246,10 +167,10 @@ s_state_load (cmdctx_t *ctx, const s_customer_t *customer)
     state->customer = (char *) customer->ref;
     state->sales_rep = (char *) customer->sales_rep;
     if (PQntuples (res) == 1) {
-        state->reason = s_value (ctx, res, 0, 0);
-        state->reason_note = s_value (ctx, res, 0, 1);
+        state->reason = cmd_value (ctx, res, 0, 0);
+        state->reason_note = cmd_value (ctx, res, 0, 1);
         state->on_hold = PQgetvalue (res, 0, 2) [0] == 't';
-        state->hold_reason = s_value (ctx, res, 0, 3);
+        state->hold_reason = cmd_value (ctx, res, 0, 3);
         state->cash_only = PQgetvalue (res, 0, 4) [0] == 't';
     }
     PQclear (res);
@@ -283,17 +204,17 @@ static Recoup__Promise *
 s_promise_from_row (cmdctx_t *ctx, PGresult *res, int row, const char *as_of)
 {
     Recoup__Promise *promise = CMD_NEW (ctx, Recoup__Promise, recoup__promise__init);
-    promise->id = (uint64_t) s_value_int (res, row, 0);
-    promise->customer = s_value (ctx, res, row, 1);
-    promise->amount_minor = s_value_int (res, row, 2);
-    promise->currency = s_value (ctx, res, row, 3);
-    promise->made_on = s_value (ctx, res, row, 4);
-    promise->by = s_value (ctx, res, row, 5);
-    promise->note = s_value (ctx, res, row, 6);
-    promise->made_by = s_value (ctx, res, row, 7);
-    promise->status = s_value (ctx, res, row, 8);
-    promise->paid_minor = s_value_int (res, row, 9);
-    promise->deadline = s_value (ctx, res, row, 10);
+    promise->id = (uint64_t) cmd_value_int (res, row, 0);
+    promise->customer = cmd_value (ctx, res, row, 1);
+    promise->amount_minor = cmd_value_int (res, row, 2);
+    promise->currency = cmd_value (ctx, res, row, 3);
+    promise->made_on = cmd_value (ctx, res, row, 4);
+    promise->by = cmd_value (ctx, res, row, 5);
+    promise->note = cmd_value (ctx, res, row, 6);
+    promise->made_by = cmd_value (ctx, res, row, 7);
+    promise->status = cmd_value (ctx, res, row, 8);
+    promise->paid_minor = cmd_value_int (res, row, 9);
+    promise->deadline = cmd_value (ctx, res, row, 10);
     promise->as_of = (char *) as_of;
     return promise;
 }
@@ -332,13 +253,13 @@ s_plan_load (cmdctx_t *ctx, const char *id, const char *as_of)
     }
     Recoup__PaymentPlan *plan = CMD_NEW (ctx, Recoup__PaymentPlan,
                                          recoup__payment_plan__init);
-    plan->id = (uint64_t) s_value_int (res, 0, 0);
-    plan->customer = s_value (ctx, res, 0, 1);
-    plan->currency = s_value (ctx, res, 0, 2);
-    plan->started = s_value (ctx, res, 0, 3);
-    plan->note = s_value (ctx, res, 0, 4);
-    plan->made_by = s_value (ctx, res, 0, 5);
-    plan->paid_minor = s_value_int (res, 0, 6);
+    plan->id = (uint64_t) cmd_value_int (res, 0, 0);
+    plan->customer = cmd_value (ctx, res, 0, 1);
+    plan->currency = cmd_value (ctx, res, 0, 2);
+    plan->started = cmd_value (ctx, res, 0, 3);
+    plan->note = cmd_value (ctx, res, 0, 4);
+    plan->made_by = cmd_value (ctx, res, 0, 5);
+    plan->paid_minor = cmd_value_int (res, 0, 6);
     plan->as_of = (char *) as_of;
     PQclear (res);
     res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -355,9 +276,9 @@ s_plan_load (cmdctx_t *ctx, const char *id, const char *as_of)
     for (size_t i = 0; i < count; i++) {
         Recoup__Instalment *instalment = CMD_NEW (ctx, Recoup__Instalment,
                                                   recoup__instalment__init);
-        instalment->due = s_value (ctx, res, (int) i, 0);
-        instalment->amount_minor = s_value_int (res, (int) i, 1);
-        instalment->status = s_value (ctx, res, (int) i, 2);
+        instalment->due = cmd_value (ctx, res, (int) i, 0);
+        instalment->amount_minor = cmd_value_int (res, (int) i, 1);
+        instalment->status = cmd_value (ctx, res, (int) i, 2);
         if (strcmp (instalment->status, "missed") == 0 && !*plan->missed)
             plan->missed = instalment->due;
         met += strcmp (instalment->status, "met") == 0;
@@ -384,25 +305,25 @@ static Recoup__Dispute *
 s_dispute_from_row (cmdctx_t *ctx, PGresult *res, int row)
 {
     Recoup__Dispute *dispute = CMD_NEW (ctx, Recoup__Dispute, recoup__dispute__init);
-    dispute->id = (uint64_t) s_value_int (res, row, 0);
-    dispute->invoice = s_value (ctx, res, row, 1);
-    dispute->customer = s_value (ctx, res, row, 2);
-    dispute->reason = s_value (ctx, res, row, 3);
-    dispute->opened = s_value (ctx, res, row, 4);
-    dispute->opened_by = s_value (ctx, res, row, 5);
-    dispute->sales_rep = s_value (ctx, res, row, 6);
-    dispute->currency = s_value (ctx, res, row, 10);
+    dispute->id = (uint64_t) cmd_value_int (res, row, 0);
+    dispute->invoice = cmd_value (ctx, res, row, 1);
+    dispute->customer = cmd_value (ctx, res, row, 2);
+    dispute->reason = cmd_value (ctx, res, row, 3);
+    dispute->opened = cmd_value (ctx, res, row, 4);
+    dispute->opened_by = cmd_value (ctx, res, row, 5);
+    dispute->sales_rep = cmd_value (ctx, res, row, 6);
+    dispute->currency = cmd_value (ctx, res, row, 10);
     if (PQgetvalue (res, row, 7) [0] == 't') {
         dispute->status = "open";
         return dispute;
     }
     dispute->status = "resolved";
-    dispute->outcome = s_value (ctx, res, row, 8);
-    dispute->amount_minor = s_value_int (res, row, 9);
-    dispute->entry_id = (uint64_t) s_value_int (res, row, 11);
-    dispute->note = s_value (ctx, res, row, 12);
-    dispute->resolved = s_value (ctx, res, row, 13);
-    dispute->resolved_by = s_value (ctx, res, row, 14);
+    dispute->outcome = cmd_value (ctx, res, row, 8);
+    dispute->amount_minor = cmd_value_int (res, row, 9);
+    dispute->entry_id = (uint64_t) cmd_value_int (res, row, 11);
+    dispute->note = cmd_value (ctx, res, row, 12);
+    dispute->resolved = cmd_value (ctx, res, row, 13);
+    dispute->resolved_by = cmd_value (ctx, res, row, 14);
     return dispute;
 }
 
@@ -451,8 +372,8 @@ s_hold_for_break (cmdctx_t *ctx, const char *customer_id, const char *change,
     if (!res)
         return -1;
     s_customer_t customer = {
-        s_value (ctx, res, 0, 0), s_value (ctx, res, 0, 1), s_value (ctx, res, 0, 2),
-        s_value (ctx, res, 0, 3), s_value (ctx, res, 0, 4)
+        cmd_value (ctx, res, 0, 0), cmd_value (ctx, res, 0, 1), cmd_value (ctx, res, 0, 2),
+        cmd_value (ctx, res, 0, 3), cmd_value (ctx, res, 0, 4)
     };
     PQclear (res);
     return s_state_emit (ctx, &customer, change, "") ? 0 : -1;
@@ -476,9 +397,9 @@ accounts_evaluate (cmdctx_t *ctx, const char *as_of)
         return -1;
     int rows = PQntuples (res);
     for (int row = 0; row < rows; row++) {
-        const char *id = s_value (ctx, res, row, 0);
-        const char *customer_id = s_value (ctx, res, row, 1);
-        const char *status = s_value (ctx, res, row, 2);
+        const char *id = cmd_value (ctx, res, row, 0);
+        const char *customer_id = cmd_value (ctx, res, row, 1);
+        const char *status = cmd_value (ctx, res, row, 2);
         const char *params [] = { id, status, as_of };
         PGresult *done = db_exec (ctx->db, PGRES_COMMAND_OK,
                                   "INSERT INTO promise_outcomes (promise_id, outcome, as_of) "
@@ -494,7 +415,7 @@ accounts_evaluate (cmdctx_t *ctx, const char *as_of)
                   RECOUP__EVENT__BODY_PROMISE, promise);
         changes++;
         if (!kept) {
-            s_money_t amount = s_money (promise->amount_minor, promise->currency);
+            cmd_money_t amount = cmd_money (promise->amount_minor, promise->currency);
             const char *why = arena_printf (ctx->arena, "promise %" PRIu64 " to pay %s "
                                             "by %s was broken", promise->id,
                                             amount.text, promise->by);
@@ -519,9 +440,9 @@ accounts_evaluate (cmdctx_t *ctx, const char *as_of)
         return -1;
     rows = PQntuples (res);
     for (int row = 0; row < rows; row++) {
-        const char *id = s_value (ctx, res, row, 0);
-        const char *customer_id = s_value (ctx, res, row, 1);
-        const char *missed = s_value (ctx, res, row, 2);
+        const char *id = cmd_value (ctx, res, row, 0);
+        const char *customer_id = cmd_value (ctx, res, row, 1);
+        const char *missed = cmd_value (ctx, res, row, 2);
         const char *params [] = { id, missed, as_of };
         PGresult *done = db_exec (ctx->db, PGRES_COMMAND_OK,
                                   "INSERT INTO plan_outcomes (plan_id, outcome, missed, as_of) "
@@ -568,11 +489,11 @@ cmd_promise_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *r
         return rc;
     const char *today = s_today (ctx);
     const char *currency, *made_on, *by;
-    if (!s_positive (ctx, reply, "promise_add.amount_minor", add->amount_minor)
+    if (!cmd_positive (ctx, reply, "promise_add.amount_minor", add->amount_minor)
         || !s_currency (ctx, reply, "promise_add.currency", add->currency, &customer,
                         &currency)
         || !s_date (ctx, reply, "promise_add.by", add->by, NULL, &by)
-        || !s_text (ctx, reply, "promise_add.note", add->note, 0, NOTE_MAX)
+        || !cmd_text (ctx, reply, "promise_add.note", add->note, 0, NOTE_MAX, 1)
         || !s_date (ctx, reply, "promise_add.made_on", add->made_on, today, &made_on))
         return 0;
     if (strcmp (made_on, today) > 0)
@@ -584,7 +505,7 @@ cmd_promise_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *r
                           "promise_add.by", "by %s is before the promise was made "
                           "(%s)", by, made_on);
     const char *params [] = {
-        customer.id, s_int (ctx, add->amount_minor), currency, made_on, by, add->note,
+        customer.id, cmd_int (ctx, add->amount_minor), currency, made_on, by, add->note,
         ctx->user
     };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -593,7 +514,7 @@ cmd_promise_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *r
                              "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id", 7, params);
     if (!res)
         return -1;
-    const char *id = s_value (ctx, res, 0, 0);
+    const char *id = cmd_value (ctx, res, 0, 0);
     PQclear (res);
     Recoup__Promise *promise = s_promise_load (ctx, id, today);
     if (!promise)
@@ -631,7 +552,7 @@ cmd_plan_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *repl
     if (!s_currency (ctx, reply, "plan_add.currency", add->currency, &customer,
                      &currency)
         || !s_date (ctx, reply, "plan_add.started", add->started, today, &started)
-        || !s_text (ctx, reply, "plan_add.note", add->note, 0, NOTE_MAX))
+        || !cmd_text (ctx, reply, "plan_add.note", add->note, 0, NOTE_MAX, 1))
         return 0;
     if (strcmp (started, today) > 0)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
@@ -671,7 +592,7 @@ cmd_plan_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *repl
             }
         seen [i] = due;
         snprintf (field, sizeof field, "plan_add.instalments[%zu].amount_minor", i);
-        if (!s_positive (ctx, reply, arena_strdup (ctx->arena, field),
+        if (!cmd_positive (ctx, reply, arena_strdup (ctx->arena, field),
                          instalment->amount_minor))
             goto refused;
         strbuf_printf (&dues, "%s%s", i ? "," : "", due);
@@ -684,7 +605,7 @@ cmd_plan_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *repl
                              "INSERT INTO plans (customer_id, currency, started, note,"
                              " made_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
                              5, params);
-    const char *id = res ? s_value (ctx, res, 0, 0) : NULL;
+    const char *id = res ? cmd_value (ctx, res, 0, 0) : NULL;
     PQclear (res);
     if (id) {
         const char *rows [] = { id, dues.data, amounts.data };
@@ -749,7 +670,7 @@ int
 cmd_dispute_open (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
 {
     const Recoup__DisputeOpenRequest *open = request->dispute_open;
-    if (!s_text (ctx, reply, "dispute_open.invoice", open->invoice, 1, REF_MAX))
+    if (!cmd_text (ctx, reply, "dispute_open.invoice", open->invoice, 1, REF_MAX, 0))
         return 0;
     const char *number = open->invoice;
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -772,12 +693,12 @@ cmd_dispute_open (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
         PQclear (res);
         return 0;
     }
-    const char *invoice_id = s_value (ctx, res, 0, 0);
-    const char *customer_id = s_value (ctx, res, 0, 1);
-    const char *sales_rep = PQgetisnull (res, 0, 2) ? NULL : s_value (ctx, res, 0, 2);
-    const char *opened = s_value (ctx, res, 0, 3);
+    const char *invoice_id = cmd_value (ctx, res, 0, 0);
+    const char *customer_id = cmd_value (ctx, res, 0, 1);
+    const char *sales_rep = PQgetisnull (res, 0, 2) ? NULL : cmd_value (ctx, res, 0, 2);
+    const char *opened = cmd_value (ctx, res, 0, 3);
     PQclear (res);
-    if (!s_text (ctx, reply, "dispute_open.reason", open->reason, 1, NOTE_MAX))
+    if (!cmd_text (ctx, reply, "dispute_open.reason", open->reason, 1, NOTE_MAX, 1))
         return 0;
     const char *params [] = {
         invoice_id, customer_id, open->reason, opened, ctx->user, sales_rep
@@ -788,7 +709,7 @@ cmd_dispute_open (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
                    6, params);
     if (!res)
         return -1;
-    const char *id = s_value (ctx, res, 0, 0);
+    const char *id = cmd_value (ctx, res, 0, 0);
     PQclear (res);
     Recoup__Dispute *dispute = s_dispute_load (ctx, id, opened);
     if (!dispute)
@@ -816,11 +737,11 @@ s_dispute_credit (cmdctx_t *ctx, Recoup__Reply *reply, const char *id,
                              "SELECT recoup_invoice_balance ($1::bigint)", 1, &invoice_id);
     if (!res)
         return -1;
-    int64_t balance = s_value_int (res, 0, 0);
+    int64_t balance = cmd_value_int (res, 0, 0);
     PQclear (res);
     if (amount > balance) {
-        s_money_t asked = s_money (amount, currency);
-        s_money_t open = s_money (balance, currency);
+        cmd_money_t asked = cmd_money (amount, currency);
+        cmd_money_t open = cmd_money (balance, currency);
         cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
                    "dispute_resolve.amount_minor", "a credit note of %s is more "
                    "than the balance of invoice %s (%s): credit at most the balance",
@@ -830,7 +751,7 @@ s_dispute_credit (cmdctx_t *ctx, Recoup__Reply *reply, const char *id,
     const char *memo = *note ? arena_printf (ctx->arena, "dispute %s: %s", id, note)
                              : arena_printf (ctx->arena, "dispute %s", id);
     const char *params [] = {
-        invoice_id, customer_id, on_date, s_int (ctx, -amount), currency, memo, ctx->user
+        invoice_id, customer_id, on_date, cmd_int (ctx, -amount), currency, memo, ctx->user
     };
     res = db_exec (ctx->db, PGRES_TUPLES_OK,
                    "INSERT INTO entries (invoice_id, customer_id, kind, on_date,"
@@ -840,15 +761,15 @@ s_dispute_credit (cmdctx_t *ctx, Recoup__Reply *reply, const char *id,
     if (!res)
         return -1;
     Recoup__Entry *entry = CMD_NEW (ctx, Recoup__Entry, recoup__entry__init);
-    *entry_id = s_value (ctx, res, 0, 0);
-    entry->id = (uint64_t) s_value_int (res, 0, 0);
+    *entry_id = cmd_value (ctx, res, 0, 0);
+    entry->id = (uint64_t) cmd_value_int (res, 0, 0);
     entry->recorded_us = cmd_parse_timestamp (PQgetvalue (res, 0, 1));
     PQclear (res);
     res = db_exec (ctx->db, PGRES_TUPLES_OK, "SELECT ref FROM customers WHERE id = $1",
                    1, &customer_id);
     if (!res)
         return -1;
-    entry->customer = s_value (ctx, res, 0, 0);
+    entry->customer = cmd_value (ctx, res, 0, 0);
     PQclear (res);
     entry->invoice = (char *) number;
     entry->kind = "credit_note";
@@ -897,11 +818,11 @@ cmd_dispute_resolve (cmdctx_t *ctx, const Recoup__Request *request,
         PQclear (res);
         return 0;
     }
-    const char *invoice_id = s_value (ctx, res, 0, 0);
-    const char *number = s_value (ctx, res, 0, 1);
-    const char *customer_id = s_value (ctx, res, 0, 2);
-    const char *currency = s_value (ctx, res, 0, 3);
-    const char *on_date = s_value (ctx, res, 0, 4);
+    const char *invoice_id = cmd_value (ctx, res, 0, 0);
+    const char *number = cmd_value (ctx, res, 0, 1);
+    const char *customer_id = cmd_value (ctx, res, 0, 2);
+    const char *currency = cmd_value (ctx, res, 0, 3);
+    const char *on_date = cmd_value (ctx, res, 0, 4);
     PQclear (res);
     const char *outcome = resolve->outcome;
     int credit = strcmp (outcome, "credit_note") == 0;
@@ -916,7 +837,7 @@ cmd_dispute_resolve (cmdctx_t *ctx, const Recoup__Request *request,
                               "dispute_resolve.currency", "invoice %s is in %s, not "
                               "%.8s: give the amount in %s", number, currency,
                               resolve->currency, currency);
-        if (!s_positive (ctx, reply, "dispute_resolve.amount_minor",
+        if (!cmd_positive (ctx, reply, "dispute_resolve.amount_minor",
                          resolve->amount_minor))
             return 0;
     }
@@ -924,7 +845,7 @@ cmd_dispute_resolve (cmdctx_t *ctx, const Recoup__Request *request,
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "dispute_resolve.amount_minor", "only a credit_note "
                           "outcome has an amount");
-    if (!s_text (ctx, reply, "dispute_resolve.note", resolve->note, 0, NOTE_MAX))
+    if (!cmd_text (ctx, reply, "dispute_resolve.note", resolve->note, 0, NOTE_MAX, 1))
         return 0;
     const char *entry_id = NULL;
     if (credit) {
@@ -935,7 +856,7 @@ cmd_dispute_resolve (cmdctx_t *ctx, const Recoup__Request *request,
             return done;
     }
     const char *params [] = {
-        id, on_date, outcome, credit ? s_int (ctx, resolve->amount_minor) : NULL,
+        id, on_date, outcome, credit ? cmd_int (ctx, resolve->amount_minor) : NULL,
         entry_id, resolve->note, ctx->user
     };
     res = db_exec (ctx->db, PGRES_COMMAND_OK,
@@ -995,7 +916,7 @@ cmd_account_reason (cmdctx_t *ctx, const Recoup__Request *request,
                           "account_reason.reason", "reason must be forgot, cannot_pay, "
                           "slow, avoiding, dispute or complaint (got '%.40s')",
                           set->reason);
-    if (!s_text (ctx, reply, "account_reason.note", set->note, 0, NOTE_MAX))
+    if (!cmd_text (ctx, reply, "account_reason.note", set->note, 0, NOTE_MAX, 1))
         return 0;
     const char *params [] = { customer.id, set->reason, set->note, ctx->user };
     PGresult *res = db_exec (ctx->db, PGRES_COMMAND_OK,
@@ -1025,7 +946,7 @@ cmd_hold_place (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
     int rc = s_customer (ctx, reply, "hold_place.customer", place->customer, &customer);
     if (rc <= 0)
         return rc;
-    if (!s_text (ctx, reply, "hold_place.reason", place->reason, 1, NOTE_MAX))
+    if (!cmd_text (ctx, reply, "hold_place.reason", place->reason, 1, NOTE_MAX, 1))
         return 0;
     if (s_evaluate (ctx) != 0)
         return -1;
@@ -1069,7 +990,7 @@ cmd_hold_lift (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *rep
     int rc = s_customer (ctx, reply, "hold_lift.customer", lift->customer, &customer);
     if (rc <= 0)
         return rc;
-    if (!s_text (ctx, reply, "hold_lift.reason", lift->reason, 1, NOTE_MAX))
+    if (!cmd_text (ctx, reply, "hold_lift.reason", lift->reason, 1, NOTE_MAX, 1))
         return 0;
     //  First record any break, so that lifting is not undone at once.
     if (s_evaluate (ctx) != 0)
@@ -1088,8 +1009,8 @@ cmd_hold_lift (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *rep
         2, (const char *[]) { today, customer.id });
     if (!res)
         return -1;
-    int64_t open = s_value_int (res, 0, 0);
-    int64_t past_due = s_value_int (res, 0, 1);
+    int64_t open = cmd_value_int (res, 0, 0);
+    int64_t past_due = cmd_value_int (res, 0, 1);
     PQclear (res);
     int manager = ctx->role == RECOUP__ROLE__ADMIN || ctx->role == RECOUP__ROLE__MANAGER;
     if (!manager && open > 0)
@@ -1145,7 +1066,7 @@ static void *
 s_text_row (cmdctx_t *ctx, PGresult *res, int row, const char *as_of)
 {
     (void) as_of;
-    return s_value (ctx, res, row, 0);
+    return cmd_value (ctx, res, row, 0);
 }
 
 static int
@@ -1199,9 +1120,9 @@ cmd_account_show (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
     for (size_t i = 0; i < result->n_balances; i++) {
         Recoup__AccountBalance *balance = CMD_NEW (ctx, Recoup__AccountBalance,
                                                    recoup__account_balance__init);
-        balance->currency = s_value (ctx, res, (int) i, 0);
-        balance->balance_minor = s_value_int (res, (int) i, 1);
-        balance->past_due_minor = s_value_int (res, (int) i, 2);
+        balance->currency = cmd_value (ctx, res, (int) i, 0);
+        balance->balance_minor = cmd_value_int (res, (int) i, 1);
+        balance->past_due_minor = cmd_value_int (res, (int) i, 2);
         result->balances [i] = balance;
     }
     PQclear (res);
@@ -1221,8 +1142,8 @@ cmd_account_show (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
         "            t.n DESC LIMIT 1), '') FROM o", 2, params);
     if (!res)
         return -1;
-    result->days_past_due = (int32_t) s_value_int (res, 0, 0);
-    result->stage = s_value (ctx, res, 0, 1);
+    result->days_past_due = (int32_t) cmd_value_int (res, 0, 0);
+    result->stage = cmd_value (ctx, res, 0, 1);
     PQclear (res);
     if (!(result->state = s_state_load (ctx, &customer)))
         return -1;
@@ -1248,7 +1169,7 @@ cmd_account_show (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
         const Recoup__Promise *promise = result->promises [i];
         if (strcmp (promise->status, "broken") != 0)
             continue;
-        const char *id = s_int (ctx, (int64_t) promise->id);
+        const char *id = cmd_int (ctx, (int64_t) promise->id);
         res = db_exec (ctx->db, PGRES_TUPLES_OK, "SELECT 1 FROM promise_outcomes "
                        "WHERE promise_id = $1", 1, &id);
         if (!res)
@@ -1272,7 +1193,7 @@ cmd_account_show (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
         const Recoup__PaymentPlan *plan = result->plans [i];
         if (strcmp (plan->status, "broken") != 0)
             continue;
-        const char *id = s_int (ctx, (int64_t) plan->id);
+        const char *id = cmd_int (ctx, (int64_t) plan->id);
         res = db_exec (ctx->db, PGRES_TUPLES_OK, "SELECT 1 FROM plan_outcomes "
                        "WHERE plan_id = $1", 1, &id);
         if (!res)
@@ -1303,10 +1224,10 @@ cmd_account_show (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
     if (PQntuples (res) == 1) {
         Recoup__LastContact *last = CMD_NEW (ctx, Recoup__LastContact,
                                              recoup__last_contact__init);
-        last->channel = s_value (ctx, res, 0, 0);
-        last->direction = s_value (ctx, res, 0, 1);
-        last->outcome = s_value (ctx, res, 0, 2);
-        last->at = s_value (ctx, res, 0, 3);
+        last->channel = cmd_value (ctx, res, 0, 0);
+        last->direction = cmd_value (ctx, res, 0, 1);
+        last->outcome = cmd_value (ctx, res, 0, 2);
+        last->at = cmd_value (ctx, res, 0, 3);
         result->last_contact = last;
     }
     PQclear (res);

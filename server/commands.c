@@ -10,8 +10,11 @@
 #include "ledger.h"
 #include "policy.h"
 #include "reports.h"
+#include "../common/date.h"
+#include "../common/money.h"
 #include "contacts.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,4 +190,118 @@ cmd_user_from_row (cmdctx_t *ctx, Recoup__User *user, PGresult *res, int row,
     user->active = PQgetvalue (res, row, col + 3) [0] == 't';
     user->created_us = cmd_parse_timestamp (PQgetvalue (res, row, col + 4));
     user->revoked_us = cmd_parse_timestamp (PQgetvalue (res, row, col + 5));
+}
+
+const char *
+cmd_label (const char *field)
+{
+    const char *dot = strrchr (field, '.');
+    return dot ? dot + 1 : field;
+}
+
+cmd_money_t
+cmd_money (int64_t minor, const char *currency)
+{
+    cmd_money_t out;
+    char amount [MONEY_TEXT_MAX];
+    if (money_format (minor, currency, amount, sizeof amount) != 0)
+        snprintf (amount, sizeof amount, "%" PRId64 " (minor units)", minor);
+    snprintf (out.text, sizeof out.text, "%s %.8s", amount, currency);
+    return out;
+}
+
+const char *
+cmd_int (cmdctx_t *ctx, int64_t value)
+{
+    return arena_printf (ctx->arena, "%" PRId64, value);
+}
+
+char *
+cmd_value (cmdctx_t *ctx, PGresult *res, int row, int col)
+{
+    return arena_strdup (ctx->arena, PQgetvalue (res, row, col));
+}
+
+int64_t
+cmd_value_int (PGresult *res, int row, int col)
+{
+    return strtoll (PQgetvalue (res, row, col), NULL, 10);
+}
+
+int32_t
+cmd_today (void)
+{
+    char text [11];
+    int32_t days = 0;
+    char err [128];
+    ledger_business_date (text);
+    if (date_parse_iso (text, &days, err, sizeof err) != 0)
+        days = date_today_utc ();
+    return days;
+}
+
+const char *
+cmd_date_text (cmdctx_t *ctx, int32_t days)
+{
+    char buf [DATE_ISO_LEN + 1];
+    date_format_iso (days, buf);
+    return arena_strdup (ctx->arena, buf);
+}
+
+int
+cmd_date (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
+          const char *text, int32_t fallback, int32_t *days)
+{
+    if (!*text) {
+        *days = fallback;
+        return 1;
+    }
+    char err [160];
+    if (date_parse_iso (text, days, err, sizeof err) != 0) {
+        cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+                   "%s: %s (write dates as YYYY-MM-DD)", cmd_label (field), err);
+        return 0;
+    }
+    return 1;
+}
+
+int
+cmd_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
+          const char *text, size_t min, size_t max, int multiline)
+{
+    size_t chars = 0;
+    if (!wire_utf8_valid (text, &chars)) {
+        cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+                   "%s is not valid UTF-8", cmd_label (field));
+        return 0;
+    }
+    if (chars < min || chars > max) {
+        if (min > 0 && chars == 0)
+            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+                       "%s is required", cmd_label (field));
+        else
+            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+                       "%s must be %zu to %zu characters (got %zu)", cmd_label (field),
+                       min, max, chars);
+        return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+        if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\t'))) || *p == 0x7f) {
+            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+                       "%s holds a control character (at byte %zu)%s", cmd_label (field),
+                       (size_t) (p - (const unsigned char *) text) + 1,
+                       multiline ? "; only line breaks and tabs are allowed" : "");
+            return 0;
+        }
+    return 1;
+}
+
+int
+cmd_positive (cmdctx_t *ctx, Recoup__Reply *reply, const char *field, int64_t amount)
+{
+    if (amount > 0)
+        return 1;
+    cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
+               "%s must be above zero (got %" PRId64 ")", cmd_label (field), amount);
+    return 0;
 }

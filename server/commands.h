@@ -123,6 +123,49 @@ int64_t cmd_parse_timestamp (const char *text);
 void cmd_user_from_row (cmdctx_t *ctx, Recoup__User *user, PGresult *res,
                         int row, int col);
 
+//  ------------------------------------------------------------ helpers
+//  Shared by the ledger and collections handlers.
+
+//  The last part of a field path, to name the field in a message
+//  ("invoice_issue.invoice.number" -> "number").
+const char *cmd_label (const char *field);
+
+//  An amount as a message shows it: "1234.56 USD" (minor units when the
+//  currency is unknown).
+typedef struct {
+    char text [40];
+} cmd_money_t;
+cmd_money_t cmd_money (int64_t minor, const char *currency);
+
+//  A number as text in the arena (for statement parameters).
+const char *cmd_int (cmdctx_t *ctx, int64_t value);
+
+//  A column of a result row: as text copied into the arena, or as a
+//  number.
+char *cmd_value (cmdctx_t *ctx, PGresult *res, int row, int col);
+int64_t cmd_value_int (PGresult *res, int row, int col);
+
+//  The business date (ledger_business_date) as a day count.
+int32_t cmd_today (void);
+
+//  A day count as "YYYY-MM-DD" in the arena.
+const char *cmd_date_text (cmdctx_t *ctx, int32_t days);
+
+//  Reads an optional date field: "" gives `fallback`. Returns 1 with
+//  *days set, or 0 with an INVALID_ARGUMENT naming the field in reply.
+int cmd_date (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
+              const char *text, int32_t fallback, int32_t *days);
+
+//  Checks a text field: `min`..`max` characters (code points), no
+//  control characters (line breaks and tabs allowed when `multiline`).
+//  Returns 1 when fine, or 0 with an INVALID_ARGUMENT in reply.
+int cmd_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
+              const char *text, size_t min, size_t max, int multiline);
+
+//  Checks an amount is above zero. Returns 1, or 0 with the error in reply.
+int cmd_positive (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
+                  int64_t amount);
+
 //  Handlers.
 command_fn cmd_status, cmd_snapshot, cmd_replay;
 command_fn cmd_user_add, cmd_user_list, cmd_user_revoke;

@@ -93,45 +93,7 @@ typedef struct {
 
 // ---------------------------------------------------------------- checks
 
-//  The last part of a field path ("contact_log.note" -> "note").
-static const char *
-s_label (const char *field)
-{
-    const char *dot = strrchr (field, '.');
-    return dot ? dot + 1 : field;
-}
 
-//  Checks a text field: min..max characters, no control characters (line
-//  breaks allowed when multiline). 1 when fine, else 0 with the error.
-static int
-s_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
-        const char *text, size_t min, size_t max, int multiline)
-{
-    size_t chars = 0;
-    if (!wire_utf8_valid (text, &chars)) {
-        cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s is not valid UTF-8", s_label (field));
-        return 0;
-    }
-    if (chars < min || chars > max) {
-        if (min > 0 && chars == 0)
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s is required", s_label (field));
-        else
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s must be %zu to %zu characters (got %zu)",
-                       s_label (field), min, max, chars);
-        return 0;
-    }
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
-        if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\t'))) || *p == 0x7f) {
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s holds a control character (at byte %zu)", s_label (field),
-                       (size_t) (p - (const unsigned char *) text) + 1);
-            return 0;
-        }
-    return 1;
-}
 
 //  "a, b or c" for a NULL-ended list, in the arena.
 static const char *
@@ -170,13 +132,13 @@ s_enum (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     size_t chars;
     if (!*value)
         cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s is required: one of %s", s_label (field), s_list (ctx, values));
+                   "%s is required: one of %s", cmd_label (field), s_list (ctx, values));
     else if (!wire_utf8_valid (value, &chars) || chars > 40)
         cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s is not one of %s", s_label (field), s_list (ctx, values));
+                   "%s is not one of %s", cmd_label (field), s_list (ctx, values));
     else
         cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s '%s' is not one of %s", s_label (field), value,
+                   "%s '%s' is not one of %s", cmd_label (field), value,
                    s_list (ctx, values));
     return 0;
 }
@@ -630,12 +592,12 @@ cmd_contact_log (cmdctx_t *ctx, const Recoup__Request *request,
                  Recoup__Reply *reply)
 {
     const Recoup__ContactLogRequest *req = request->contact_log;
-    if (!s_text (ctx, reply, "contact_log.customer", req->customer, 1, REF_MAX, 0)
+    if (!cmd_text (ctx, reply, "contact_log.customer", req->customer, 1, REF_MAX, 0)
         || !s_enum (ctx, reply, "contact_log.channel", req->channel, s_channels)
         || !s_enum (ctx, reply, "contact_log.direction", req->direction, s_directions)
         || !s_enum (ctx, reply, "contact_log.outcome", req->outcome, s_outcomes)
-        || !s_text (ctx, reply, "contact_log.note", req->note, 0, NOTE_MAX, 1)
-        || !s_text (ctx, reply, "contact_log.override_reason", req->override_reason,
+        || !cmd_text (ctx, reply, "contact_log.note", req->note, 0, NOTE_MAX, 1)
+        || !cmd_text (ctx, reply, "contact_log.override_reason", req->override_reason,
                     0, REASON_MAX, 0))
         return 0;
     int64_t at_us = ctx->now_us;
@@ -833,7 +795,7 @@ cmd_contact_prefs (cmdctx_t *ctx, const Recoup__Request *request,
                    Recoup__Reply *reply)
 {
     const Recoup__ContactPrefsRequest *req = request->contact_prefs;
-    if (!s_text (ctx, reply, "contact_prefs.customer", req->customer, 1, REF_MAX, 0)
+    if (!cmd_text (ctx, reply, "contact_prefs.customer", req->customer, 1, REF_MAX, 0)
         || !s_channels_check (ctx, reply, "contact_prefs.opt_out", req->opt_out,
                               req->n_opt_out)
         || !s_channels_check (ctx, reply, "contact_prefs.opt_in", req->opt_in,

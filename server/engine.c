@@ -545,7 +545,8 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
     const char *params [] = { day, user, recorded_on };
     PGresult *res = db_exec (ctx->db, PGRES_COMMAND_OK,
         "INSERT INTO engine_runs (business_date, ran_by, as_of) "
-        "VALUES ($1::date, $2, $3::date)", 3, params);
+        "VALUES ($1::date, $2, $3::date) ON CONFLICT (business_date) DO NOTHING",
+        3, params);
     if (!res)
         return -1;
     PQclear (res);
@@ -640,7 +641,8 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
         arena_printf (ctx->arena, "%u", tally->queued - queued0)
     };
     res = db_exec (ctx->db, PGRES_COMMAND_OK,
-        "UPDATE engine_runs SET due = $2::int, skipped = $3::int, queued = $4::int "
+        "UPDATE engine_runs SET due = due + $2::int, skipped = skipped + $3::int, "
+        "queued = queued + $4::int "
         "WHERE business_date = $1::date", 4, counts);
     if (!res)
         return -1;
@@ -679,8 +681,8 @@ cmd_engine_run (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "SELECT coalesce ((SELECT max (business_date) + 1 FROM engine_runs "
         "  WHERE business_date < $1::date), "
-        " greatest ((SELECT min (issued) FROM recoup_open_items ($1::date)), "
-        "  $1::date - $2::int), $1::date)::text, "
+        " greatest (coalesce ((SELECT min (issued) FROM recoup_open_items ($1::date)), "
+        "  $1::date), $1::date - $2::int))::text, "
         " (SELECT coalesce (min (name), '') FROM users WHERE role = 'manager' AND active)",
         2, params);
     if (!res)
@@ -719,13 +721,20 @@ cmd_engine_run (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
     summary->first = "";
     summary->ran_by = (char *) user;
     for (int32_t date = start; date <= target; date++) {
-        if (done [date - start])
+        //  Dates run before are done, except the target itself: running it
+        //  again picks up what arrived since (an import, a payment) and
+        //  adds nothing else, since an action is recorded once.
+        int again = done [date - start];
+        if (again && date != target)
             continue;
-        if (!summary->dates)
-            summary->first = (char *) s_iso (ctx, date);
+        uint32_t before = tally.due + tally.skipped + tally.queued + tally.evaluated;
         if (s_run_date (ctx, date, target_text, user, policy, &version, manager,
                         &tally) != 0)
             return -1;
+        if (again && tally.due + tally.skipped + tally.queued + tally.evaluated == before)
+            continue;               //  nothing new: not a run worth an event
+        if (!summary->dates)
+            summary->first = (char *) s_iso (ctx, date);
         summary->dates++;
     }
     summary->due = tally.due;

@@ -47,11 +47,6 @@ s_today (cmdctx_t *ctx)
     return arena_strdup (ctx->arena, today);
 }
 
-static char *
-s_value (cmdctx_t *ctx, PGresult *res, int row, int col)
-{
-    return arena_strdup (ctx->arena, PQgetvalue (res, row, col));
-}
 
 //  Checks a text field: min..max characters, no control characters but
 //  line breaks. 1, or 0 with the error in reply.
@@ -91,17 +86,17 @@ s_flag_from_row (cmdctx_t *ctx, PGresult *res, int row)
 {
     Recoup__SalesFlag *flag = CMD_NEW (ctx, Recoup__SalesFlag, recoup__sales_flag__init);
     flag->id = strtoull (PQgetvalue (res, row, 0), NULL, 10);
-    flag->customer = s_value (ctx, res, row, 1);
-    flag->customer_name = s_value (ctx, res, row, 2);
-    flag->kind = s_value (ctx, res, row, 3);
-    flag->subject = s_value (ctx, res, row, 4);
-    flag->text = s_value (ctx, res, row, 5);
-    flag->rep = s_value (ctx, res, row, 6);
-    flag->raised_on = s_value (ctx, res, row, 7);
-    flag->raised_at = s_value (ctx, res, row, 8);
+    flag->customer = cmd_value (ctx, res, row, 1);
+    flag->customer_name = cmd_value (ctx, res, row, 2);
+    flag->kind = cmd_value (ctx, res, row, 3);
+    flag->subject = cmd_value (ctx, res, row, 4);
+    flag->text = cmd_value (ctx, res, row, 5);
+    flag->rep = cmd_value (ctx, res, row, 6);
+    flag->raised_on = cmd_value (ctx, res, row, 7);
+    flag->raised_at = cmd_value (ctx, res, row, 8);
     flag->days_open = (int32_t) strtol (PQgetvalue (res, row, 9), NULL, 10);
-    flag->acknowledged_by = s_value (ctx, res, row, 10);
-    flag->acknowledged_at = s_value (ctx, res, row, 11);
+    flag->acknowledged_by = cmd_value (ctx, res, row, 10);
+    flag->acknowledged_at = cmd_value (ctx, res, row, 11);
     return flag;
 }
 
@@ -146,9 +141,9 @@ s_notes_attach (cmdctx_t *ctx, Recoup__SalesFlag **flags, size_t count)
         for (size_t k = 0; k < n; k++, row++) {
             Recoup__FlagNote *note = CMD_NEW (ctx, Recoup__FlagNote,
                                               recoup__flag_note__init);
-            note->author = s_value (ctx, res, row, 1);
-            note->text = s_value (ctx, res, row, 2);
-            note->at = s_value (ctx, res, row, 3);
+            note->author = cmd_value (ctx, res, row, 1);
+            note->text = cmd_value (ctx, res, row, 2);
+            note->at = cmd_value (ctx, res, row, 3);
             flag->notes [k] = note;
         }
     }
@@ -233,7 +228,7 @@ flags_raise (cmdctx_t *ctx, int64_t customer_id, const char *kind,
             log_error ("flags_raise: no such customer", "customer_id", customer);
         return exists ? 0 : -1;
     }
-    const char *id = s_value (ctx, res, 0, 0);
+    const char *id = cmd_value (ctx, res, 0, 0);
     PQclear (res);
     int failed;
     Recoup__SalesFlag *flag = s_flag_load (ctx, id, &failed);

@@ -38,30 +38,7 @@
 #define ALLOCATIONS_MAX 1000    //  named invoices in one payment
 #define SHOW_PAYMENTS "20"      //  payments customer_show lists (SQL text)
 
-//  What a money amount looks like in a message: "1234.56 USD".
-typedef struct {
-    char text [MONEY_TEXT_MAX + 8];
-} s_money_t;
 
-static s_money_t
-s_money (int64_t minor, const char *currency)
-{
-    s_money_t out;
-    char amount [MONEY_TEXT_MAX];
-    if (money_format (minor, currency, amount, sizeof amount) != 0)
-        snprintf (amount, sizeof amount, "%" PRId64 " (minor units)", minor);
-    snprintf (out.text, sizeof out.text, "%s %s", amount, currency);
-    return out;
-}
-
-//  The last part of a field path, to name the field in a message
-//  ("invoice_issue.invoice.number" -> "number").
-static const char *
-s_label (const char *field)
-{
-    const char *dot = strrchr (field, '.');
-    return dot ? dot + 1 : field;
-}
 
 // ---------------------------------------------------------------- dates
 
@@ -84,82 +61,11 @@ ledger_business_date (char buf [11])
     date_format_iso (date_today_utc (), buf);
 }
 
-//  The business date as a day count.
-static int32_t
-s_today (void)
-{
-    char text [11];
-    int32_t days = 0;
-    char err [128];
-    ledger_business_date (text);
-    if (date_parse_iso (text, &days, err, sizeof err) != 0)
-        days = date_today_utc ();
-    return days;
-}
 
-//  A day count as "YYYY-MM-DD" in the arena.
-static const char *
-s_date_text (cmdctx_t *ctx, int32_t days)
-{
-    char buf [DATE_ISO_LEN + 1];
-    date_format_iso (days, buf);
-    return arena_strdup (ctx->arena, buf);
-}
 
-//  Reads an optional date field: "" gives `fallback`. Returns 1 with
-//  *days set, or 0 with the error in reply.
-static int
-s_date (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
-        const char *text, int32_t fallback, int32_t *days)
-{
-    if (!*text) {
-        *days = fallback;
-        return 1;
-    }
-    char err [160];
-    if (date_parse_iso (text, days, err, sizeof err) != 0) {
-        cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s: %s (write dates as YYYY-MM-DD)", s_label (field), err);
-        return 0;
-    }
-    return 1;
-}
 
 // ---------------------------------------------------------------- checks
 
-//  Checks a text field: `min`..`max` characters, no control characters
-//  (a newline allowed when `multiline`). Returns 1 when fine, or 0 with
-//  the error in reply. (UTF-8 is checked for every request by server.c.)
-static int
-s_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
-        const char *text, size_t min, size_t max, int multiline)
-{
-    size_t chars = 0;
-    if (!wire_utf8_valid (text, &chars)) {
-        cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s is not valid UTF-8", s_label (field));
-        return 0;
-    }
-    if (chars < min || chars > max) {
-        if (min > 0 && chars == 0)
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s is required", s_label (field));
-        else
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s must be %zu to %zu characters (got %zu)", s_label (field),
-                       min, max, chars);
-        return 0;
-    }
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
-        if ((*p < 0x20 && !(multiline && *p == '\n')) || *p == 0x7f) {
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s holds a control character (at byte %zu)%s", s_label (field),
-                       (size_t) (p - (const unsigned char *) text) + 1,
-                       multiline ? "; only line breaks are allowed" : "");
-            return 0;
-        }
-    return 1;
-}
 
 //  Checks an ISO 4217 code. Returns 1, or 0 with the error in reply.
 static int
@@ -174,17 +80,6 @@ s_currency (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     return 0;
 }
 
-//  Checks an amount that must be above zero.
-static int
-s_positive (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
-            int64_t amount)
-{
-    if (amount > 0)
-        return 1;
-    cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-               "%s must be above zero (got %" PRId64 ")", s_label (field), amount);
-    return 0;
-}
 
 //  A language tag as the customers table checks it:
 //  [a-z]{2,3}(-[A-Za-z0-9]{2,8})*.
@@ -213,26 +108,8 @@ s_language_valid (const char *tag)
     return *p == '\0';
 }
 
-//  A number as a text parameter, in the arena.
-static const char *
-s_int (cmdctx_t *ctx, int64_t value)
-{
-    return arena_printf (ctx->arena, "%" PRId64, value);
-}
 
-//  A bigint column as a number.
-static int64_t
-s_value_int (PGresult *res, int row, int col)
-{
-    return strtoll (PQgetvalue (res, row, col), NULL, 10);
-}
 
-//  A text column, copied into the arena (the result is cleared soon).
-static char *
-s_value (cmdctx_t *ctx, PGresult *res, int row, int col)
-{
-    return arena_strdup (ctx->arena, PQgetvalue (res, row, col));
-}
 
 // ---------------------------------------------------------------- accounts
 
@@ -254,18 +131,18 @@ void
 ledger_customer_from_row (cmdctx_t *ctx, Recoup__Customer *customer,
                           PGresult *res, int row, int col)
 {
-    customer->ref = s_value (ctx, res, row, col);
-    customer->name = s_value (ctx, res, row, col + 1);
-    customer->email = s_value (ctx, res, row, col + 2);
-    customer->phone = s_value (ctx, res, row, col + 3);
-    customer->address = s_value (ctx, res, row, col + 4);
-    customer->timezone = s_value (ctx, res, row, col + 5);
-    customer->language = s_value (ctx, res, row, col + 6);
-    customer->currency = s_value (ctx, res, row, col + 7);
-    customer->terms = s_value (ctx, res, row, col + 8);
-    customer->credit_limit_minor = s_value_int (res, row, col + 9);
-    customer->sales_rep = s_value (ctx, res, row, col + 10);
-    customer->collector = s_value (ctx, res, row, col + 11);
+    customer->ref = cmd_value (ctx, res, row, col);
+    customer->name = cmd_value (ctx, res, row, col + 1);
+    customer->email = cmd_value (ctx, res, row, col + 2);
+    customer->phone = cmd_value (ctx, res, row, col + 3);
+    customer->address = cmd_value (ctx, res, row, col + 4);
+    customer->timezone = cmd_value (ctx, res, row, col + 5);
+    customer->language = cmd_value (ctx, res, row, col + 6);
+    customer->currency = cmd_value (ctx, res, row, col + 7);
+    customer->terms = cmd_value (ctx, res, row, col + 8);
+    customer->credit_limit_minor = cmd_value_int (res, row, col + 9);
+    customer->sales_rep = cmd_value (ctx, res, row, col + 10);
+    customer->collector = cmd_value (ctx, res, row, col + 11);
 }
 
 //  The accounts query, in two shapes that differ only in how they find
@@ -603,7 +480,7 @@ s_user_with_role (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
                   const char *name, const char *what, const char *role1,
                   const char *role2)
 {
-    if (!s_text (ctx, reply, field, name, 0, 63, 0))
+    if (!cmd_text (ctx, reply, field, name, 0, 63, 0))
         return 0;
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
                              "SELECT role, active FROM users WHERE name = $1",
@@ -640,11 +517,11 @@ s_customer_check (cmdctx_t *ctx, Recoup__Reply *reply, const char *prefix,
 {
 #define FIELD(name) arena_printf (ctx->arena, "%s." name, prefix)
     if ((mask & F_NAME)
-        && !s_text (ctx, reply, FIELD ("name"), customer->name, 1, NAME_MAX_CHARS, 0))
+        && !cmd_text (ctx, reply, FIELD ("name"), customer->name, 1, NAME_MAX_CHARS, 0))
         return 0;
     if (mask & F_EMAIL) {
         const char *email = customer->email;
-        if (!s_text (ctx, reply, FIELD ("email"), email, 0, EMAIL_MAX, 0))
+        if (!cmd_text (ctx, reply, FIELD ("email"), email, 0, EMAIL_MAX, 0))
             return 0;
         const char *at = strchr (email, '@');
         if (*email && (!at || at == email || !at [1] || strchr (at + 1, '@')
@@ -654,15 +531,15 @@ s_customer_check (cmdctx_t *ctx, Recoup__Reply *reply, const char *prefix,
                               "(name@domain, no blanks)", email);
     }
     if ((mask & F_PHONE)
-        && !s_text (ctx, reply, FIELD ("phone"), customer->phone, 0, PHONE_MAX, 0))
+        && !cmd_text (ctx, reply, FIELD ("phone"), customer->phone, 0, PHONE_MAX, 0))
         return 0;
     if ((mask & F_ADDRESS)
-        && !s_text (ctx, reply, FIELD ("address"), customer->address, 0,
+        && !cmd_text (ctx, reply, FIELD ("address"), customer->address, 0,
                     ADDRESS_MAX, 1))
         return 0;
     if (mask & F_TIMEZONE) {
         const char *zone = *customer->timezone ? customer->timezone : "UTC";
-        if (!s_text (ctx, reply, FIELD ("timezone"), zone, 1, TIMEZONE_MAX, 0))
+        if (!cmd_text (ctx, reply, FIELD ("timezone"), zone, 1, TIMEZONE_MAX, 0))
             return 0;
         //  Any IANA zone PostgreSQL knows, spelled as it spells it.
         const char *known = s_timezone_find (ctx->db, zone);
@@ -677,7 +554,7 @@ s_customer_check (cmdctx_t *ctx, Recoup__Reply *reply, const char *prefix,
     }
     if (mask & F_LANGUAGE) {
         values->language = *customer->language ? customer->language : "en";
-        if (!s_text (ctx, reply, FIELD ("language"), values->language, 2,
+        if (!cmd_text (ctx, reply, FIELD ("language"), values->language, 2,
                      LANGUAGE_MAX, 0))
             return 0;
         if (!s_language_valid (values->language))
@@ -763,7 +640,7 @@ cmd_customer_create (cmdctx_t *ctx, const Recoup__Request *request,
     if (!c)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "customer_create.customer", "customer is missing");
-    if (!s_text (ctx, reply, "customer_create.customer.ref", c->ref, 1, REF_MAX, 0))
+    if (!cmd_text (ctx, reply, "customer_create.customer.ref", c->ref, 1, REF_MAX, 0))
         return 0;
     s_customer_values_t values;
     memset (&values, 0, sizeof values);
@@ -774,9 +651,9 @@ cmd_customer_create (cmdctx_t *ctx, const Recoup__Request *request,
     const char *params [] = {
         c->ref, c->name, c->email, c->phone, c->address, values.timezone,
         values.language, values.currency, values.terms,
-        s_int (ctx, values.parsed.days), s_int (ctx, values.parsed.discount_bp),
-        s_int (ctx, values.parsed.discount_days),
-        s_int (ctx, c->credit_limit_minor), c->sales_rep, c->collector
+        cmd_int (ctx, values.parsed.days), cmd_int (ctx, values.parsed.discount_bp),
+        cmd_int (ctx, values.parsed.discount_days),
+        cmd_int (ctx, c->credit_limit_minor), c->sales_rep, c->collector
     };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "INSERT INTO customers AS c (ref, name, email, phone, address, timezone,"
@@ -812,7 +689,7 @@ cmd_customer_update (cmdctx_t *ctx, const Recoup__Request *request,
     if (!c)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "customer_update.customer", "customer is missing");
-    if (!s_text (ctx, reply, "customer_update.customer.ref", c->ref, 1, REF_MAX, 0))
+    if (!cmd_text (ctx, reply, "customer_update.customer.ref", c->ref, 1, REF_MAX, 0))
         return 0;
     unsigned mask = 0;
     for (size_t i = 0; i < update->n_fields; i++) {
@@ -848,7 +725,7 @@ cmd_customer_update (cmdctx_t *ctx, const Recoup__Request *request,
                           "customer_update.customer.ref",
                           "there is no customer with ref '%s'", c->ref);
     }
-    const char *id = s_value (ctx, res, 0, 0);
+    const char *id = cmd_value (ctx, res, 0, 0);
     PQclear (res);
     s_customer_values_t values;
     memset (&values, 0, sizeof values);
@@ -864,10 +741,10 @@ cmd_customer_update (cmdctx_t *ctx, const Recoup__Request *request,
         IF_SET (F_TIMEZONE, values.timezone),
         IF_SET (F_LANGUAGE, values.language),
         IF_SET (F_CURRENCY, values.currency), IF_SET (F_TERMS, values.terms),
-        IF_SET (F_TERMS, s_int (ctx, values.parsed.days)),
-        IF_SET (F_TERMS, s_int (ctx, values.parsed.discount_bp)),
-        IF_SET (F_TERMS, s_int (ctx, values.parsed.discount_days)),
-        IF_SET (F_CREDIT_LIMIT, s_int (ctx, c->credit_limit_minor)),
+        IF_SET (F_TERMS, cmd_int (ctx, values.parsed.days)),
+        IF_SET (F_TERMS, cmd_int (ctx, values.parsed.discount_bp)),
+        IF_SET (F_TERMS, cmd_int (ctx, values.parsed.discount_days)),
+        IF_SET (F_CREDIT_LIMIT, cmd_int (ctx, c->credit_limit_minor)),
         IF_SET (F_SALES_REP, c->sales_rep), IF_SET (F_COLLECTOR, c->collector),
     };
 #undef IF_SET
@@ -908,16 +785,16 @@ static Recoup__Invoice *
 s_invoice_from_row (cmdctx_t *ctx, PGresult *res, int row, int col)
 {
     Recoup__Invoice *invoice = CMD_NEW (ctx, Recoup__Invoice, recoup__invoice__init);
-    invoice->number = s_value (ctx, res, row, col);
-    invoice->customer = s_value (ctx, res, row, col + 1);
-    invoice->issued = s_value (ctx, res, row, col + 2);
-    invoice->due = s_value (ctx, res, row, col + 3);
-    invoice->amount_minor = s_value_int (res, row, col + 4);
-    invoice->currency = s_value (ctx, res, row, col + 5);
-    invoice->terms = s_value (ctx, res, row, col + 6);
-    invoice->discount_until = s_value (ctx, res, row, col + 7);
-    invoice->discount_bp = (uint32_t) s_value_int (res, row, col + 8);
-    invoice->balance_minor = s_value_int (res, row, col + 9);
+    invoice->number = cmd_value (ctx, res, row, col);
+    invoice->customer = cmd_value (ctx, res, row, col + 1);
+    invoice->issued = cmd_value (ctx, res, row, col + 2);
+    invoice->due = cmd_value (ctx, res, row, col + 3);
+    invoice->amount_minor = cmd_value_int (res, row, col + 4);
+    invoice->currency = cmd_value (ctx, res, row, col + 5);
+    invoice->terms = cmd_value (ctx, res, row, col + 6);
+    invoice->discount_until = cmd_value (ctx, res, row, col + 7);
+    invoice->discount_bp = (uint32_t) cmd_value_int (res, row, col + 8);
+    invoice->balance_minor = cmd_value_int (res, row, col + 9);
     return invoice;
 }
 
@@ -929,7 +806,7 @@ s_customer_find (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
                  const char *ref, int *failed)
 {
     *failed = 0;
-    if (!s_text (ctx, reply, field, ref, 1, REF_MAX, 0))
+    if (!cmd_text (ctx, reply, field, ref, 1, REF_MAX, 0))
         return NULL;
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
                              CUSTOMER_SELECT "WHERE c.ref = $1", 1, &ref);
@@ -958,7 +835,7 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
     if (!inv)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "invoice_issue.invoice", "invoice is missing");
-    if (!s_text (ctx, reply, "invoice_issue.invoice.number", inv->number, 1,
+    if (!cmd_text (ctx, reply, "invoice_issue.invoice.number", inv->number, 1,
                  REF_MAX, 0))
         return 0;
     int failed;
@@ -966,19 +843,19 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
                                       inv->customer, &failed);
     if (!cust)
         return failed ? -1 : 0;
-    const char *customer_id = s_value (ctx, cust, 0, 0);
-    const char *customer_currency = s_value (ctx, cust, 0, 8);
-    const char *customer_terms = s_value (ctx, cust, 0, 9);
+    const char *customer_id = cmd_value (ctx, cust, 0, 0);
+    const char *customer_currency = cmd_value (ctx, cust, 0, 8);
+    const char *customer_terms = cmd_value (ctx, cust, 0, 9);
     terms_t terms = {
-        .days = (int) s_value_int (cust, 0, 13),
-        .discount_bp = (int) s_value_int (cust, 0, 14),
-        .discount_days = (int) s_value_int (cust, 0, 15),
+        .days = (int) cmd_value_int (cust, 0, 13),
+        .discount_bp = (int) cmd_value_int (cust, 0, 14),
+        .discount_days = (int) cmd_value_int (cust, 0, 15),
     };
     PQclear (cust);
 
     int32_t issued, due;
-    if (!s_date (ctx, reply, "invoice_issue.invoice.issued", inv->issued,
-                 s_today (), &issued))
+    if (!cmd_date (ctx, reply, "invoice_issue.invoice.issued", inv->issued,
+                 cmd_today (), &issued))
         return 0;
     char canonical [TERMS_TEXT_MAX];
     snprintf (canonical, sizeof canonical, "%s", customer_terms);
@@ -989,7 +866,7 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
                               "invoice_issue.invoice.terms",
                               "%s", err);
     }
-    if (!s_date (ctx, reply, "invoice_issue.invoice.due", inv->due,
+    if (!cmd_date (ctx, reply, "invoice_issue.invoice.due", inv->due,
                  issued + terms.days, &due))
         return 0;
     if (due > DATE_MAX)
@@ -1001,20 +878,20 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "invoice_issue.invoice.due",
                           "due date %s is before the "
-                          "issue date %s", inv->due, s_date_text (ctx, issued));
-    if (!s_positive (ctx, reply, "invoice_issue.invoice.amount_minor",
+                          "issue date %s", inv->due, cmd_date_text (ctx, issued));
+    if (!cmd_positive (ctx, reply, "invoice_issue.invoice.amount_minor",
                      inv->amount_minor))
         return 0;
     const char *currency = *inv->currency ? inv->currency : customer_currency;
     if (!s_currency (ctx, reply, "invoice_issue.invoice.currency", currency))
         return 0;
     const char *discount_until = terms.discount_bp > 0
-        ? s_date_text (ctx, issued + terms.discount_days) : NULL;
+        ? cmd_date_text (ctx, issued + terms.discount_days) : NULL;
 
     const char *params [] = {
-        inv->number, customer_id, s_date_text (ctx, issued),
-        s_date_text (ctx, due), s_int (ctx, inv->amount_minor), currency,
-        canonical, s_int (ctx, terms.discount_bp), discount_until
+        inv->number, customer_id, cmd_date_text (ctx, issued),
+        cmd_date_text (ctx, due), cmd_int (ctx, inv->amount_minor), currency,
+        canonical, cmd_int (ctx, terms.discount_bp), discount_until
     };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "INSERT INTO invoices (number, customer_id, issued, due, amount_minor,"
@@ -1040,7 +917,7 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
     int same_customer = strcmp (PQgetvalue (res, 0, 10), customer_id) == 0;
     PQclear (res);
     if (!inserted) {
-        s_money_t amount = s_money (invoice->amount_minor, invoice->currency);
+        cmd_money_t amount = cmd_money (invoice->amount_minor, invoice->currency);
         int same = same_customer && strcmp (invoice->issued, params [2]) == 0
                    && strcmp (invoice->due, params [3]) == 0
                    && invoice->amount_minor == inv->amount_minor
@@ -1097,15 +974,15 @@ s_entry_from_row (cmdctx_t *ctx, PGresult *res, int row)
 {
     Recoup__Entry *entry = CMD_NEW (ctx, Recoup__Entry, recoup__entry__init);
     entry->id = strtoull (PQgetvalue (res, row, 0), NULL, 10);
-    entry->invoice = s_value (ctx, res, row, 1);
-    entry->customer = s_value (ctx, res, row, 2);
-    entry->kind = s_value (ctx, res, row, 3);
-    entry->on_date = s_value (ctx, res, row, 4);
-    entry->amount_minor = s_value_int (res, row, 5);
-    entry->currency = s_value (ctx, res, row, 6);
-    entry->payment = s_value (ctx, res, row, 7);
+    entry->invoice = cmd_value (ctx, res, row, 1);
+    entry->customer = cmd_value (ctx, res, row, 2);
+    entry->kind = cmd_value (ctx, res, row, 3);
+    entry->on_date = cmd_value (ctx, res, row, 4);
+    entry->amount_minor = cmd_value_int (res, row, 5);
+    entry->currency = cmd_value (ctx, res, row, 6);
+    entry->payment = cmd_value (ctx, res, row, 7);
     entry->reverses = strtoull (PQgetvalue (res, row, 8), NULL, 10);
-    entry->memo = s_value (ctx, res, row, 9);
+    entry->memo = cmd_value (ctx, res, row, 9);
     entry->recorded_us = cmd_parse_timestamp (PQgetvalue (res, row, 10));
     return entry;
 }
@@ -1132,7 +1009,7 @@ s_allocations_check (cmdctx_t *ctx, Recoup__Reply *reply,
         if (!a)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                               field, "allocation %zu is empty", i);
-        if (!s_text (ctx, reply, number_field, a->invoice, 1, REF_MAX, 0))
+        if (!cmd_text (ctx, reply, number_field, a->invoice, 1, REF_MAX, 0))
             return 0;
         if (a->amount_minor < 0)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
@@ -1167,7 +1044,7 @@ s_allocations_check (cmdctx_t *ctx, Recoup__Reply *reply,
                             "in %s: a payment pays invoices of its own currency",
                             number, PQgetvalue (res, 0, 2), currency);
         else
-            ids [i] = s_value (ctx, res, 0, 0);
+            ids [i] = cmd_value (ctx, res, 0, 0);
         PQclear (res);
         if (rc != 1)
             return rc;
@@ -1192,23 +1069,23 @@ cmd_payment_post (cmdctx_t *ctx, const Recoup__Request *request,
                                       pay->customer, &failed);
     if (!cust)
         return failed ? -1 : 0;
-    const char *customer_id = s_value (ctx, cust, 0, 0);
-    const char *customer_currency = s_value (ctx, cust, 0, 8);
+    const char *customer_id = cmd_value (ctx, cust, 0, 0);
+    const char *customer_currency = cmd_value (ctx, cust, 0, 8);
     PQclear (cust);
-    if (!s_text (ctx, reply, "payment_post.payment.reference", pay->reference, 1,
+    if (!cmd_text (ctx, reply, "payment_post.payment.reference", pay->reference, 1,
                  REF_MAX, 0))
         return 0;
     int32_t received;
-    if (!s_date (ctx, reply, "payment_post.payment.received", pay->received,
-                 s_today (), &received))
+    if (!cmd_date (ctx, reply, "payment_post.payment.received", pay->received,
+                 cmd_today (), &received))
         return 0;
-    if (!s_positive (ctx, reply, "payment_post.payment.amount_minor",
+    if (!cmd_positive (ctx, reply, "payment_post.payment.amount_minor",
                      pay->amount_minor))
         return 0;
     const char *currency = *pay->currency ? pay->currency : customer_currency;
     if (!s_currency (ctx, reply, "payment_post.payment.currency", currency))
         return 0;
-    if (!s_text (ctx, reply, "payment_post.payment.method", pay->method, 0,
+    if (!cmd_text (ctx, reply, "payment_post.payment.method", pay->method, 0,
                  METHOD_MAX, 0))
         return 0;
     const char **invoice_ids = arena_alloc (ctx->arena,
@@ -1218,10 +1095,10 @@ cmd_payment_post (cmdctx_t *ctx, const Recoup__Request *request,
     if (rc != 1)
         return rc;
 
-    const char *received_text = s_date_text (ctx, received);
+    const char *received_text = cmd_date_text (ctx, received);
     const char *params [] = {
         customer_id, pay->reference, received_text, pay->method,
-        s_int (ctx, pay->amount_minor), currency
+        cmd_int (ctx, pay->amount_minor), currency
     };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "INSERT INTO payments (customer_id, reference, received, method,"
@@ -1241,7 +1118,7 @@ cmd_payment_post (cmdctx_t *ctx, const Recoup__Request *request,
             PQclear (res);
             return -1;
         }
-        s_money_t amount = s_money (s_value_int (res, 0, 1), PQgetvalue (res, 0, 2));
+        cmd_money_t amount = cmd_money (cmd_value_int (res, 0, 1), PQgetvalue (res, 0, 2));
         cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
                    "payment_post.payment.reference",
                    "customer %s already has a payment with reference '%s' "
@@ -1252,7 +1129,7 @@ cmd_payment_post (cmdctx_t *ctx, const Recoup__Request *request,
         PQclear (res);
         return 0;
     }
-    const char *payment_id = s_value (ctx, res, 0, 0);
+    const char *payment_id = cmd_value (ctx, res, 0, 0);
     PQclear (res);
 
     //  Named invoices in the order given, else oldest due first; what
@@ -1261,7 +1138,7 @@ cmd_payment_post (cmdctx_t *ctx, const Recoup__Request *request,
         const Recoup__Allocation *a = pay->allocations [i];
         const char *allocate [] = {
             payment_id, invoice_ids [i],
-            a->amount_minor > 0 ? s_int (ctx, a->amount_minor) : NULL, ctx->user
+            a->amount_minor > 0 ? cmd_int (ctx, a->amount_minor) : NULL, ctx->user
         };
         res = db_exec (ctx->db, PGRES_TUPLES_OK,
                        "SELECT recoup_allocate ($1::bigint, $2::bigint, "
@@ -1296,14 +1173,14 @@ cmd_payment_post (cmdctx_t *ctx, const Recoup__Request *request,
     int rows = PQntuples (res);
     payment->allocations = arena_alloc (ctx->arena, (size_t) rows * sizeof (void *) + 1);
     for (int r = 0; r < rows; r++) {
-        payment->unapplied_minor = s_value_int (res, r, 3);
+        payment->unapplied_minor = cmd_value_int (res, r, 3);
         if (PQgetisnull (res, r, 0))
             continue;
         Recoup__Allocation *a = CMD_NEW (ctx, Recoup__Allocation,
                                          recoup__allocation__init);
         a->entry_id = strtoull (PQgetvalue (res, r, 0), NULL, 10);
-        a->invoice = s_value (ctx, res, r, 1);
-        a->amount_minor = s_value_int (res, r, 2);
+        a->invoice = cmd_value (ctx, res, r, 1);
+        a->amount_minor = cmd_value_int (res, r, 2);
         payment->allocations [payment->n_allocations++] = a;
     }
     PQclear (res);
@@ -1340,8 +1217,8 @@ s_invoice_available (cmdctx_t *ctx, const char *invoice_id, const char *date,
         "         AND e.on_date > $2::date))", 2, params);
     if (!res)
         return -1;
-    *balance = s_value_int (res, 0, 0);
-    *available = s_value_int (res, 0, 1);
+    *balance = cmd_value_int (res, 0, 0);
+    *available = cmd_value_int (res, 0, 1);
     PQclear (res);
     return 0;
 }
@@ -1385,7 +1262,7 @@ cmd_credit_note (cmdctx_t *ctx, const Recoup__Request *request,
                  Recoup__Reply *reply)
 {
     const Recoup__CreditNoteRequest *note = request->credit_note;
-    if (!s_text (ctx, reply, "credit_note.invoice", note->invoice, 1, REF_MAX, 0))
+    if (!cmd_text (ctx, reply, "credit_note.invoice", note->invoice, 1, REF_MAX, 0))
         return 0;
     const char *number = note->invoice;
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -1398,10 +1275,10 @@ cmd_credit_note (cmdctx_t *ctx, const Recoup__Request *request,
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND,
                           "credit_note.invoice", "there is no invoice %s", number);
     }
-    const char *invoice_id = s_value (ctx, res, 0, 0);
-    const char *customer_id = s_value (ctx, res, 0, 1);
-    const char *issued = s_value (ctx, res, 0, 2);
-    const char *currency = s_value (ctx, res, 0, 3);
+    const char *invoice_id = cmd_value (ctx, res, 0, 0);
+    const char *customer_id = cmd_value (ctx, res, 0, 1);
+    const char *issued = cmd_value (ctx, res, 0, 2);
+    const char *currency = cmd_value (ctx, res, 0, 3);
     PQclear (res);
     //  The client read the amount in some currency's decimals: it must be
     //  the invoice's, or 10.00 could become 1000 JPY.
@@ -1410,32 +1287,32 @@ cmd_credit_note (cmdctx_t *ctx, const Recoup__Request *request,
                           "credit_note.currency", "invoice %s is in %s, not %.8s: "
                           "give the amount in %s", number, currency, note->currency,
                           currency);
-    if (!s_positive (ctx, reply, "credit_note.amount_minor", note->amount_minor))
+    if (!cmd_positive (ctx, reply, "credit_note.amount_minor", note->amount_minor))
         return 0;
     int32_t on_date;
-    if (!s_date (ctx, reply, "credit_note.on_date", note->on_date, s_today (),
+    if (!cmd_date (ctx, reply, "credit_note.on_date", note->on_date, cmd_today (),
                  &on_date))
         return 0;
-    const char *date = s_date_text (ctx, on_date);
+    const char *date = cmd_date_text (ctx, on_date);
     if (strcmp (date, issued) < 0)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "credit_note.on_date", "%s is "
                           "before invoice %s was issued (%s)", date, number, issued);
-    if (!s_text (ctx, reply, "credit_note.memo", note->memo, 0, MEMO_MAX, 1))
+    if (!cmd_text (ctx, reply, "credit_note.memo", note->memo, 0, MEMO_MAX, 1))
         return 0;
     int64_t balance, available;
     if (s_invoice_available (ctx, invoice_id, date, &balance, &available) != 0)
         return -1;
     if (note->amount_minor > available) {
-        s_money_t asked = s_money (note->amount_minor, currency);
-        s_money_t open = s_money (balance, currency);
+        cmd_money_t asked = cmd_money (note->amount_minor, currency);
+        cmd_money_t open = cmd_money (balance, currency);
         if (available >= balance)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
                               "credit_note.amount_minor",
                               "a credit note of %s is more than the balance of "
                               "invoice %s (%s): credit at most the balance",
                               asked.text, number, open.text);
-        s_money_t most = s_money (available < 0 ? 0 : available, currency);
+        cmd_money_t most = cmd_money (available < 0 ? 0 : available, currency);
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
                           "credit_note.amount_minor",
                           "a credit note of %s dated %s would take invoice %s "
@@ -1444,7 +1321,7 @@ cmd_credit_note (cmdctx_t *ctx, const Recoup__Request *request,
                           asked.text, date, number, open.text, most.text);
     }
     const char *params [] = {
-        invoice_id, customer_id, date, s_int (ctx, -note->amount_minor), currency,
+        invoice_id, customer_id, date, cmd_int (ctx, -note->amount_minor), currency,
         note->memo, ctx->user
     };
     res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -1454,7 +1331,7 @@ cmd_credit_note (cmdctx_t *ctx, const Recoup__Request *request,
                    7, params);
     if (!res)
         return -1;
-    const char *entry_id = s_value (ctx, res, 0, 0);
+    const char *entry_id = cmd_value (ctx, res, 0, 0);
     PQclear (res);
     return s_entry_done (ctx, reply, entry_id, customer_id,
                          RECOUP__REPLY__RESULT_CREDIT_NOTE);
@@ -1477,7 +1354,7 @@ cmd_entry_reverse (cmdctx_t *ctx, const Recoup__Request *request,
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND,
                           "entry_reverse.entry_id", "there is no entry %" PRIu64,
                           reverse->entry_id);
-    if (!s_text (ctx, reply, "entry_reverse.memo", reverse->memo, 1, MEMO_MAX, 1))
+    if (!cmd_text (ctx, reply, "entry_reverse.memo", reverse->memo, 1, MEMO_MAX, 1))
         return 0;
     const char *id = arena_printf (ctx->arena, "%" PRIu64, reverse->entry_id);
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -1508,19 +1385,19 @@ cmd_entry_reverse (cmdctx_t *ctx, const Recoup__Request *request,
         PQclear (res);
         return 0;
     }
-    const char *original_date = s_value (ctx, res, 0, 1);
-    int64_t amount = -s_value_int (res, 0, 2);
-    const char *invoice_id = s_value (ctx, res, 0, 3);
-    const char *customer_id = s_value (ctx, res, 0, 4);
-    const char *currency = s_value (ctx, res, 0, 5);
-    const char *payment_id = s_value (ctx, res, 0, 6);
-    const char *number = s_value (ctx, res, 0, 10);
+    const char *original_date = cmd_value (ctx, res, 0, 1);
+    int64_t amount = -cmd_value_int (res, 0, 2);
+    const char *invoice_id = cmd_value (ctx, res, 0, 3);
+    const char *customer_id = cmd_value (ctx, res, 0, 4);
+    const char *currency = cmd_value (ctx, res, 0, 5);
+    const char *payment_id = cmd_value (ctx, res, 0, 6);
+    const char *number = cmd_value (ctx, res, 0, 10);
     PQclear (res);
     int32_t on_date;
-    if (!s_date (ctx, reply, "entry_reverse.on_date", reverse->on_date, s_today (),
+    if (!cmd_date (ctx, reply, "entry_reverse.on_date", reverse->on_date, cmd_today (),
                  &on_date))
         return 0;
-    const char *date = s_date_text (ctx, on_date);
+    const char *date = cmd_date_text (ctx, on_date);
     if (strcmp (date, original_date) < 0)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "entry_reverse.on_date", "%s is "
@@ -1531,7 +1408,7 @@ cmd_entry_reverse (cmdctx_t *ctx, const Recoup__Request *request,
         if (s_invoice_available (ctx, invoice_id, date, &balance, &available) != 0)
             return -1;
         if (-amount > available) {
-            s_money_t open = s_money (balance, currency);
+            cmd_money_t open = cmd_money (balance, currency);
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
                               "entry_reverse.entry_id", "reversing entry %s "
                               "would take invoice %s below zero (balance %s): "
@@ -1540,7 +1417,7 @@ cmd_entry_reverse (cmdctx_t *ctx, const Recoup__Request *request,
         }
     }
     const char *params [] = {
-        invoice_id, customer_id, date, s_int (ctx, amount), currency, payment_id,
+        invoice_id, customer_id, date, cmd_int (ctx, amount), currency, payment_id,
         id, reverse->memo, ctx->user
     };
     res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -1551,7 +1428,7 @@ cmd_entry_reverse (cmdctx_t *ctx, const Recoup__Request *request,
                    9, params);
     if (!res)
         return -1;
-    const char *entry_id = s_value (ctx, res, 0, 0);
+    const char *entry_id = cmd_value (ctx, res, 0, 0);
     PQclear (res);
     return s_entry_done (ctx, reply, entry_id, customer_id,
                          RECOUP__REPLY__RESULT_ENTRY_REVERSE);
@@ -1597,13 +1474,13 @@ s_show_items (cmdctx_t *ctx, Recoup__CustomerShowReply *show, const char *id,
     char *payment_ids = arena_strdup (ctx->arena, "{");
     for (int r = 0; r < rows; r++) {
         Recoup__Payment *payment = CMD_NEW (ctx, Recoup__Payment, recoup__payment__init);
-        payment->customer = s_value (ctx, res, r, 1);
-        payment->reference = s_value (ctx, res, r, 2);
-        payment->received = s_value (ctx, res, r, 3);
-        payment->method = s_value (ctx, res, r, 4);
-        payment->amount_minor = s_value_int (res, r, 5);
-        payment->currency = s_value (ctx, res, r, 6);
-        payment->unapplied_minor = s_value_int (res, r, 7);
+        payment->customer = cmd_value (ctx, res, r, 1);
+        payment->reference = cmd_value (ctx, res, r, 2);
+        payment->received = cmd_value (ctx, res, r, 3);
+        payment->method = cmd_value (ctx, res, r, 4);
+        payment->amount_minor = cmd_value_int (res, r, 5);
+        payment->currency = cmd_value (ctx, res, r, 6);
+        payment->unapplied_minor = cmd_value_int (res, r, 7);
         show->payments [show->n_payments++] = payment;
         payment_ids = arena_printf (ctx->arena, "%s%s%s", payment_ids,
                                     r ? "," : "", PQgetvalue (res, r, 0));
@@ -1638,8 +1515,8 @@ s_show_items (cmdctx_t *ctx, Recoup__CustomerShowReply *show, const char *id,
         Recoup__Allocation *a = CMD_NEW (ctx, Recoup__Allocation,
                                          recoup__allocation__init);
         a->entry_id = strtoull (PQgetvalue (res, r, 1), NULL, 10);
-        a->invoice = s_value (ctx, res, r, 2);
-        a->amount_minor = s_value_int (res, r, 3);
+        a->invoice = cmd_value (ctx, res, r, 2);
+        a->amount_minor = cmd_value_int (res, r, 3);
         payment->allocations [payment->n_allocations++] = a;
     }
     PQclear (res);
@@ -1653,13 +1530,13 @@ cmd_customer_show (cmdctx_t *ctx, const Recoup__Request *request,
                    Recoup__Reply *reply)
 {
     const Recoup__CustomerShowRequest *req = request->customer_show;
-    if (!s_text (ctx, reply, "customer_show.customer", req->customer, 1, REF_MAX, 0))
+    if (!cmd_text (ctx, reply, "customer_show.customer", req->customer, 1, REF_MAX, 0))
         return 0;
     int32_t as_of_days;
-    if (!s_date (ctx, reply, "customer_show.as_of", req->as_of, s_today (),
+    if (!cmd_date (ctx, reply, "customer_show.as_of", req->as_of, cmd_today (),
                  &as_of_days))
         return 0;
-    const char *as_of = s_date_text (ctx, as_of_days);
+    const char *as_of = cmd_date_text (ctx, as_of_days);
     //  One snapshot of the database for the whole answer.
     if (db_command (ctx->db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0)
         return -1;
@@ -1675,7 +1552,7 @@ cmd_customer_show (cmdctx_t *ctx, const Recoup__Request *request,
                           "customer_show.customer",
                           "there is no customer with ref '%s'", ref);
     }
-    const char *id = s_value (ctx, res, 0, 0);
+    const char *id = cmd_value (ctx, res, 0, 0);
     PQclear (res);
     Recoup__CustomerShowReply *show = CMD_NEW (ctx, Recoup__CustomerShowReply,
                                                recoup__customer_show_reply__init);

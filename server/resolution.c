@@ -35,121 +35,14 @@
 
 // ---------------------------------------------------------------- helpers
 
-//  What a money amount looks like in a message: "1234.56 USD".
-typedef struct {
-    char text [MONEY_TEXT_MAX + 8];
-} s_money_t;
 
-static s_money_t
-s_money (int64_t minor, const char *currency)
-{
-    s_money_t out;
-    char amount [MONEY_TEXT_MAX];
-    if (money_format (minor, currency, amount, sizeof amount) != 0)
-        snprintf (amount, sizeof amount, "%" PRId64 " (minor units)", minor);
-    snprintf (out.text, sizeof out.text, "%s %s", amount, currency);
-    return out;
-}
 
-//  The last part of a field path ("agency_refer.agency" -> "agency").
-static const char *
-s_label (const char *field)
-{
-    const char *dot = strrchr (field, '.');
-    return dot ? dot + 1 : field;
-}
 
-static const char *
-s_int (cmdctx_t *ctx, int64_t value)
-{
-    return arena_printf (ctx->arena, "%" PRId64, value);
-}
 
-static int64_t
-s_value_int (PGresult *res, int row, int col)
-{
-    return strtoll (PQgetvalue (res, row, col), NULL, 10);
-}
 
-//  A text column, copied into the arena.
-static char *
-s_value (cmdctx_t *ctx, PGresult *res, int row, int col)
-{
-    return arena_strdup (ctx->arena, PQgetvalue (res, row, col));
-}
 
-//  The business date as a day count and as text in the arena.
-static int32_t
-s_today (void)
-{
-    char text [11];
-    int32_t days = 0;
-    char err [128];
-    ledger_business_date (text);
-    if (date_parse_iso (text, &days, err, sizeof err) != 0)
-        days = date_today_utc ();
-    return days;
-}
 
-static const char *
-s_date_text (cmdctx_t *ctx, int32_t days)
-{
-    char buf [DATE_ISO_LEN + 1];
-    date_format_iso (days, buf);
-    return arena_strdup (ctx->arena, buf);
-}
 
-//  Reads an optional date field: "" gives `fallback`. Returns 1 with
-//  *days set, or 0 with the error in reply.
-static int
-s_date (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
-        const char *text, int32_t fallback, int32_t *days)
-{
-    if (!*text) {
-        *days = fallback;
-        return 1;
-    }
-    char err [160];
-    if (date_parse_iso (text, days, err, sizeof err) != 0) {
-        cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s: %s (write dates as YYYY-MM-DD)", s_label (field), err);
-        return 0;
-    }
-    return 1;
-}
-
-//  Checks a text field: `min`..`max` characters, no control characters
-//  (line breaks allowed when `multiline`). Returns 1, or 0 with the
-//  error in reply.
-static int
-s_text (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
-        const char *text, size_t min, size_t max, int multiline)
-{
-    size_t chars = 0;
-    if (!wire_utf8_valid (text, &chars)) {
-        cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                   "%s is not valid UTF-8", s_label (field));
-        return 0;
-    }
-    if (chars < min || chars > max) {
-        if (min > 0 && chars == 0)
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s is required", s_label (field));
-        else
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s must be %zu to %zu characters (got %zu)",
-                       s_label (field), min, max, chars);
-        return 0;
-    }
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
-        if ((*p < 0x20 && !(multiline && *p == '\n')) || *p == 0x7f) {
-            cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
-                       "%s holds a control character (at byte %zu)", s_label (field),
-                       (size_t) (p - (const unsigned char *) text) + 1);
-            return 0;
-        }
-    return 1;
-}
 
 //  Looks a customer up by ref: sets id [and currency] in the arena.
 //  Returns 1, 0 with the error in reply (NOT_FOUND), or -1.
@@ -157,7 +50,7 @@ static int
 s_customer (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
             const char *ref, const char **id, const char **currency)
 {
-    if (!s_text (ctx, reply, field, ref, 1, REF_MAX, 0))
+    if (!cmd_text (ctx, reply, field, ref, 1, REF_MAX, 0))
         return 0;
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
                              "SELECT id, currency FROM customers WHERE ref = $1",
@@ -169,9 +62,9 @@ s_customer (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND, field,
                           "there is no customer with ref '%s'", ref);
     }
-    *id = s_value (ctx, res, 0, 0);
+    *id = cmd_value (ctx, res, 0, 0);
     if (currency)
-        *currency = s_value (ctx, res, 0, 1);
+        *currency = cmd_value (ctx, res, 0, 1);
     PQclear (res);
     return 1;
 }
@@ -209,7 +102,7 @@ s_settlement_load (cmdctx_t *ctx, uint64_t id, const char **customer_id,
 {
     *failed = 1;
     const char *params [] = {
-        arena_printf (ctx->arena, "%" PRIu64, id), s_date_text (ctx, s_today ())
+        arena_printf (ctx->arena, "%" PRIu64, id), cmd_date_text (ctx, cmd_today ())
     };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "SELECT c.ref, s.currency, s.balance_minor, s.amount_minor, s.offered_on,"
@@ -227,23 +120,23 @@ s_settlement_load (cmdctx_t *ctx, uint64_t id, const char **customer_id,
     }
     Recoup__Settlement *s = CMD_NEW (ctx, Recoup__Settlement, recoup__settlement__init);
     s->id = id;
-    s->customer = s_value (ctx, res, 0, 0);
-    s->currency = s_value (ctx, res, 0, 1);
-    s->balance_minor = s_value_int (res, 0, 2);
-    s->amount_minor = s_value_int (res, 0, 3);
-    s->offered_on = s_value (ctx, res, 0, 4);
-    s->expires = s_value (ctx, res, 0, 5);
-    s->status = s_value (ctx, res, 0, 6);
-    s->floor_percent = (uint32_t) s_value_int (res, 0, 7);
-    s->policy_version = (uint32_t) s_value_int (res, 0, 8);
-    s->note = s_value (ctx, res, 0, 9);
-    s->offered_by = s_value (ctx, res, 0, 10);
-    s->approved_by = s_value (ctx, res, 0, 11);
-    s->completed_on = s_value (ctx, res, 0, 12);
-    s->paid_minor = s_value_int (res, 0, 13);
-    s->written_off_minor = s_value_int (res, 0, 14);
+    s->customer = cmd_value (ctx, res, 0, 0);
+    s->currency = cmd_value (ctx, res, 0, 1);
+    s->balance_minor = cmd_value_int (res, 0, 2);
+    s->amount_minor = cmd_value_int (res, 0, 3);
+    s->offered_on = cmd_value (ctx, res, 0, 4);
+    s->expires = cmd_value (ctx, res, 0, 5);
+    s->status = cmd_value (ctx, res, 0, 6);
+    s->floor_percent = (uint32_t) cmd_value_int (res, 0, 7);
+    s->policy_version = (uint32_t) cmd_value_int (res, 0, 8);
+    s->note = cmd_value (ctx, res, 0, 9);
+    s->offered_by = cmd_value (ctx, res, 0, 10);
+    s->approved_by = cmd_value (ctx, res, 0, 11);
+    s->completed_on = cmd_value (ctx, res, 0, 12);
+    s->paid_minor = cmd_value_int (res, 0, 13);
+    s->written_off_minor = cmd_value_int (res, 0, 14);
     if (customer_id)
-        *customer_id = s_value (ctx, res, 0, 15);
+        *customer_id = cmd_value (ctx, res, 0, 15);
     PQclear (res);
     res = db_exec (ctx->db, PGRES_TUPLES_OK,
                    "SELECT i.number FROM settlement_invoices si "
@@ -254,7 +147,7 @@ s_settlement_load (cmdctx_t *ctx, uint64_t id, const char **customer_id,
     int rows = PQntuples (res);
     s->invoices = arena_alloc (ctx->arena, (size_t) rows * sizeof (char *) + 1);
     for (int r = 0; r < rows; r++)
-        s->invoices [s->n_invoices++] = s_value (ctx, res, r, 0);
+        s->invoices [s->n_invoices++] = cmd_value (ctx, res, r, 0);
     PQclear (res);
     return s;
 }
@@ -278,12 +171,12 @@ s_referral_load (cmdctx_t *ctx, const char *id, int *failed)
     Recoup__AgencyReferral *r = CMD_NEW (ctx, Recoup__AgencyReferral,
                                          recoup__agency_referral__init);
     r->id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
-    r->customer = s_value (ctx, res, 0, 1);
-    r->agency = s_value (ctx, res, 0, 2);
-    r->fee_bp = (uint32_t) s_value_int (res, 0, 3);
-    r->note = s_value (ctx, res, 0, 4);
-    r->referred_on = s_value (ctx, res, 0, 5);
-    r->referred_by = s_value (ctx, res, 0, 6);
+    r->customer = cmd_value (ctx, res, 0, 1);
+    r->agency = cmd_value (ctx, res, 0, 2);
+    r->fee_bp = (uint32_t) cmd_value_int (res, 0, 3);
+    r->note = cmd_value (ctx, res, 0, 4);
+    r->referred_on = cmd_value (ctx, res, 0, 5);
+    r->referred_by = cmd_value (ctx, res, 0, 6);
     PQclear (res);
     res = db_exec (ctx->db, PGRES_TUPLES_OK,
                    "SELECT i.number FROM agency_invoices ai "
@@ -294,7 +187,7 @@ s_referral_load (cmdctx_t *ctx, const char *id, int *failed)
     int rows = PQntuples (res);
     r->invoices = arena_alloc (ctx->arena, (size_t) rows * sizeof (char *) + 1);
     for (int i = 0; i < rows; i++)
-        r->invoices [r->n_invoices++] = s_value (ctx, res, i, 0);
+        r->invoices [r->n_invoices++] = cmd_value (ctx, res, i, 0);
     PQclear (res);
     return r;
 }
@@ -322,19 +215,19 @@ s_writeoff_load (cmdctx_t *ctx, const char *id, const char **customer_id,
     }
     Recoup__WriteOff *w = CMD_NEW (ctx, Recoup__WriteOff, recoup__write_off__init);
     w->id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
-    w->invoice = s_value (ctx, res, 0, 1);
-    w->customer = s_value (ctx, res, 0, 2);
-    w->currency = s_value (ctx, res, 0, 3);
-    w->reason = s_value (ctx, res, 0, 4);
-    w->status = s_value (ctx, res, 0, 5);
-    w->requested_by = s_value (ctx, res, 0, 6);
-    w->requested_on = s_value (ctx, res, 0, 7);
-    w->approved_by = s_value (ctx, res, 0, 8);
-    w->approved_on = s_value (ctx, res, 0, 9);
-    w->amount_minor = s_value_int (res, 0, 10);
-    w->recovered_minor = s_value_int (res, 0, 11);
+    w->invoice = cmd_value (ctx, res, 0, 1);
+    w->customer = cmd_value (ctx, res, 0, 2);
+    w->currency = cmd_value (ctx, res, 0, 3);
+    w->reason = cmd_value (ctx, res, 0, 4);
+    w->status = cmd_value (ctx, res, 0, 5);
+    w->requested_by = cmd_value (ctx, res, 0, 6);
+    w->requested_on = cmd_value (ctx, res, 0, 7);
+    w->approved_by = cmd_value (ctx, res, 0, 8);
+    w->approved_on = cmd_value (ctx, res, 0, 9);
+    w->amount_minor = cmd_value_int (res, 0, 10);
+    w->recovered_minor = cmd_value_int (res, 0, 11);
     if (customer_id)
-        *customer_id = s_value (ctx, res, 0, 12);
+        *customer_id = cmd_value (ctx, res, 0, 12);
     PQclear (res);
     return w;
 }
@@ -366,8 +259,8 @@ s_evaluate (cmdctx_t *ctx, const char *as_of, s_touched_t *touched)
             PQclear (res);
             return -1;
         }
-        w->payment = s_value (ctx, res, row, 1);
-        w->recovery_minor = s_value_int (res, row, 2);
+        w->payment = cmd_value (ctx, res, row, 1);
+        w->recovery_minor = cmd_value_int (res, row, 2);
         cmd_emit (ctx, "writeoff.recovered", RECOUP__EVENT__BODY_WRITEOFF, w);
         s_touch (ctx, touched, customer_id);
         changes++;
@@ -414,12 +307,12 @@ s_evaluate (cmdctx_t *ctx, const char *as_of, s_touched_t *touched)
         }
         Recoup__AgencyRecovery *recovery = CMD_NEW (ctx, Recoup__AgencyRecovery,
                                                     recoup__agency_recovery__init);
-        recovery->payment = s_value (ctx, res, row, 1);
-        recovery->received = s_value (ctx, res, row, 2);
-        recovery->gross_minor = s_value_int (res, row, 3);
-        recovery->fee_minor = s_value_int (res, row, 4);
-        recovery->net_minor = s_value_int (res, row, 5);
-        recovery->currency = s_value (ctx, res, row, 6);
+        recovery->payment = cmd_value (ctx, res, row, 1);
+        recovery->received = cmd_value (ctx, res, row, 2);
+        recovery->gross_minor = cmd_value_int (res, row, 3);
+        recovery->fee_minor = cmd_value_int (res, row, 4);
+        recovery->net_minor = cmd_value_int (res, row, 5);
+        recovery->currency = cmd_value (ctx, res, row, 6);
         r->recovery = recovery;
         cmd_emit (ctx, "agency.recovered", RECOUP__EVENT__BODY_AGENCY, r);
         changes++;
@@ -450,7 +343,7 @@ s_finish (cmdctx_t *ctx, const char *customer_id)
     s_touched_t touched = { "" };
     if (customer_id)
         s_touch (ctx, &touched, customer_id);
-    if (s_evaluate (ctx, s_date_text (ctx, s_today ()), &touched) < 0)
+    if (s_evaluate (ctx, cmd_date_text (ctx, cmd_today ()), &touched) < 0)
         return -1;
     return s_touched_emit (ctx, &touched);
 }
@@ -460,7 +353,7 @@ resolution_credit_alert (cmdctx_t *ctx, const char *customer_id)
 {
     if (!ctx->writer)
         return -1;
-    const char *params [] = { customer_id, s_date_text (ctx, s_today ()) };
+    const char *params [] = { customer_id, cmd_date_text (ctx, cmd_today ()) };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "SELECT c.ref, o.limit_minor, o.open_minor, o.currency "
         "FROM recoup_credit_over_limit ($1::bigint, $2::date) o "
@@ -471,11 +364,11 @@ resolution_credit_alert (cmdctx_t *ctx, const char *customer_id)
     if (over) {
         Recoup__CreditRecord *record = CMD_NEW (ctx, Recoup__CreditRecord,
                                                 recoup__credit_record__init);
-        record->customer = s_value (ctx, res, 0, 0);
+        record->customer = cmd_value (ctx, res, 0, 0);
         record->kind = "limit_exceeded";
-        record->limit_minor = s_value_int (res, 0, 1);
-        record->open_minor = s_value_int (res, 0, 2);
-        record->currency = s_value (ctx, res, 0, 3);
+        record->limit_minor = cmd_value_int (res, 0, 1);
+        record->open_minor = cmd_value_int (res, 0, 2);
+        record->currency = cmd_value (ctx, res, 0, 3);
         record->on_date = (char *) params [1];
         cmd_emit (ctx, "credit.limit_exceeded", RECOUP__EVENT__BODY_CREDIT_RECORD,
                   record);
@@ -528,7 +421,7 @@ s_offer_invoices (cmdctx_t *ctx, Recoup__Reply *reply,
     for (size_t i = 0; i < offer->n_invoices; i++) {
         const char *number = offer->invoices [i];
         const char *field = arena_printf (ctx->arena, "settlement_offer.invoices[%zu]", i);
-        if (!s_text (ctx, reply, field, number, 1, REF_MAX, 0))
+        if (!cmd_text (ctx, reply, field, number, 1, REF_MAX, 0))
             return 0;
         for (size_t j = 0; j < i; j++)
             if (strcmp (offer->invoices [j], number) == 0)
@@ -551,20 +444,20 @@ s_offer_invoices (cmdctx_t *ctx, Recoup__Reply *reply,
                             "invoice %s is in %s and the offer in %s: an offer "
                             "settles invoices of one currency", number,
                             PQgetvalue (res, 0, 2), currency);
-        else if (s_value_int (res, 0, 3) <= 0)
+        else if (cmd_value_int (res, 0, 3) <= 0)
             rc = cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT, field,
                             "invoice %s is paid: nothing to settle", number);
         else {
             *ids = *(*ids) ? arena_printf (ctx->arena, "%s,%s", *ids, PQgetvalue (res, 0, 0))
-                           : s_value (ctx, res, 0, 0);
-            *balance += s_value_int (res, 0, 3);
+                           : cmd_value (ctx, res, 0, 0);
+            *balance += cmd_value_int (res, 0, 3);
         }
         PQclear (res);
         if (rc != 1)
             return rc;
     }
     if (offer->n_invoices == 0) {
-        const char *params [] = { customer_id, currency, s_date_text (ctx, s_today ()) };
+        const char *params [] = { customer_id, currency, cmd_date_text (ctx, cmd_today ()) };
         PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
             "SELECT coalesce (string_agg (i.id::text, ',' ORDER BY i.id), ''),"
             " coalesce (sum (recoup_invoice_balance (i.id)), 0)::bigint "
@@ -573,8 +466,8 @@ s_offer_invoices (cmdctx_t *ctx, Recoup__Reply *reply,
             3, params);
         if (!res)
             return -1;
-        *ids = s_value (ctx, res, 0, 0);
-        *balance = s_value_int (res, 0, 1);
+        *ids = cmd_value (ctx, res, 0, 0);
+        *balance = cmd_value_int (res, 0, 1);
         PQclear (res);
         if (!**ids)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
@@ -626,16 +519,16 @@ cmd_settlement_offer (cmdctx_t *ctx, const Recoup__Request *request,
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "settlement_offer.amount_minor", "amount_minor must be "
                           "above zero (got %" PRId64 ")", offer->amount_minor);
-    int32_t today = s_today (), expires;
-    if (!s_date (ctx, reply, "settlement_offer.expires", offer->expires,
+    int32_t today = cmd_today (), expires;
+    if (!cmd_date (ctx, reply, "settlement_offer.expires", offer->expires,
                  today + EXPIRY_DAYS, &expires))
         return 0;
     if (expires < today)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "settlement_offer.expires", "the offer would expire on "
-                          "%s, before today (%s)", s_date_text (ctx, expires),
-                          s_date_text (ctx, today));
-    if (!s_text (ctx, reply, "settlement_offer.note", offer->note, 0, TEXT_MAX, 1))
+                          "%s, before today (%s)", cmd_date_text (ctx, expires),
+                          cmd_date_text (ctx, today));
+    if (!cmd_text (ctx, reply, "settlement_offer.note", offer->note, 0, TEXT_MAX, 1))
         return 0;
     const char *ids;
     int64_t balance;
@@ -643,8 +536,8 @@ cmd_settlement_offer (cmdctx_t *ctx, const Recoup__Request *request,
     if (rc != 1)
         return rc;
     if (offer->amount_minor >= balance) {
-        s_money_t asked = s_money (offer->amount_minor, currency);
-        s_money_t open = s_money (balance, currency);
+        cmd_money_t asked = cmd_money (offer->amount_minor, currency);
+        cmd_money_t open = cmd_money (balance, currency);
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "settlement_offer.amount_minor", "a settlement of %s is "
                           "not less than the balance of %s: a settlement is for "
@@ -661,7 +554,7 @@ cmd_settlement_offer (cmdctx_t *ctx, const Recoup__Request *request,
     const char *version = "0";
     long floor_percent = FLOOR_DEFAULT;
     if (PQntuples (res) == 1) {
-        version = s_value (ctx, res, 0, 0);
+        version = cmd_value (ctx, res, 0, 0);
         if (!PQgetisnull (res, 0, 1)) {
             long value = strtol (PQgetvalue (res, 0, 1), NULL, 10);
             if (value >= 0 && value <= 100)
@@ -671,9 +564,9 @@ cmd_settlement_offer (cmdctx_t *ctx, const Recoup__Request *request,
     PQclear (res);
 
     const char *params [] = {
-        customer_id, currency, s_int (ctx, balance), s_int (ctx, offer->amount_minor),
-        s_date_text (ctx, today), s_date_text (ctx, expires),
-        s_int (ctx, floor_percent), version, offer->note, ctx->user, ids
+        customer_id, currency, cmd_int (ctx, balance), cmd_int (ctx, offer->amount_minor),
+        cmd_date_text (ctx, today), cmd_date_text (ctx, expires),
+        cmd_int (ctx, floor_percent), version, offer->note, ctx->user, ids
     };
     res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "WITH s AS (INSERT INTO settlements (customer_id, currency, balance_minor,"
@@ -719,7 +612,7 @@ cmd_settlement_approve (cmdctx_t *ctx, const Recoup__Request *request,
         return failed ? -1
             : cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND,
                          "settlement_approve.id", "there is no settlement %" PRIu64, id);
-    const char *today = s_date_text (ctx, s_today ());
+    const char *today = cmd_date_text (ctx, cmd_today ());
     if (strcmp (s->status, "pending_approval") != 0)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
                           "settlement_approve.id", "settlement %" PRIu64 " is %s, "
@@ -728,7 +621,7 @@ cmd_settlement_approve (cmdctx_t *ctx, const Recoup__Request *request,
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
                           "settlement_approve.id", "settlement %" PRIu64 " expired "
                           "on %s: make a new offer", id, s->expires);
-    const char *params [] = { s_int (ctx, (int64_t) id), ctx->user, today };
+    const char *params [] = { cmd_int (ctx, (int64_t) id), ctx->user, today };
     PGresult *res = db_exec (ctx->db, PGRES_COMMAND_OK,
         "UPDATE settlements SET status = 'approved', approved_by = $2,"
         " approved_on = $3::date WHERE id = $1::bigint AND status = 'pending_approval'",
@@ -758,18 +651,18 @@ cmd_agency_refer (cmdctx_t *ctx, const Recoup__Request *request,
                          &customer_id, NULL);
     if (rc != 1)
         return rc;
-    if (!s_text (ctx, reply, "agency_refer.agency", refer->agency, 1,
+    if (!cmd_text (ctx, reply, "agency_refer.agency", refer->agency, 1,
                  NAME_MAX_CHARS, 0))
         return 0;
     if (refer->fee_bp > 10000)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                           "agency_refer.fee_bp", "the fee must be 0 to 100%% "
                           "(0 to 10000 basis points; got %" PRIu32 ")", refer->fee_bp);
-    if (!s_text (ctx, reply, "agency_refer.note", refer->note, 0, TEXT_MAX, 1))
+    if (!cmd_text (ctx, reply, "agency_refer.note", refer->note, 0, TEXT_MAX, 1))
         return 0;
-    const char *today = s_date_text (ctx, s_today ());
+    const char *today = cmd_date_text (ctx, cmd_today ());
     const char *params [] = {
-        customer_id, refer->agency, s_int (ctx, refer->fee_bp), refer->note, today,
+        customer_id, refer->agency, cmd_int (ctx, refer->fee_bp), refer->note, today,
         ctx->user
     };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -792,7 +685,7 @@ cmd_agency_refer (cmdctx_t *ctx, const Recoup__Request *request,
                           "invoices that are not at an agency already: nothing "
                           "to refer", refer->customer);
     }
-    const char *id = s_value (ctx, res, 0, 0);
+    const char *id = cmd_value (ctx, res, 0, 0);
     PQclear (res);
     int failed;
     Recoup__AgencyReferral *r = s_referral_load (ctx, id, &failed);
@@ -841,8 +734,8 @@ cmd_writeoff_request (cmdctx_t *ctx, const Recoup__Request *request,
                       Recoup__Reply *reply)
 {
     const Recoup__WriteOffRequest *req = request->writeoff_request;
-    if (!s_text (ctx, reply, "writeoff_request.invoice", req->invoice, 1, REF_MAX, 0)
-        || !s_text (ctx, reply, "writeoff_request.reason", req->reason, 1, TEXT_MAX, 1))
+    if (!cmd_text (ctx, reply, "writeoff_request.invoice", req->invoice, 1, REF_MAX, 0)
+        || !cmd_text (ctx, reply, "writeoff_request.reason", req->reason, 1, TEXT_MAX, 1))
         return 0;
     const char *number = req->invoice;
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -855,16 +748,16 @@ cmd_writeoff_request (cmdctx_t *ctx, const Recoup__Request *request,
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND,
                           "writeoff_request.invoice", "there is no invoice %s", number);
     }
-    const char *invoice_id = s_value (ctx, res, 0, 0);
-    const char *customer_id = s_value (ctx, res, 0, 1);
-    int64_t balance = s_value_int (res, 0, 2);
+    const char *invoice_id = cmd_value (ctx, res, 0, 0);
+    const char *customer_id = cmd_value (ctx, res, 0, 1);
+    int64_t balance = cmd_value_int (res, 0, 2);
     PQclear (res);
     if (balance <= 0)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
                           "writeoff_request.invoice", "invoice %s is paid: "
                           "nothing to write off", number);
     const char *params [] = {
-        invoice_id, customer_id, req->reason, ctx->user, s_date_text (ctx, s_today ())
+        invoice_id, customer_id, req->reason, ctx->user, cmd_date_text (ctx, cmd_today ())
     };
     res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "INSERT INTO writeoffs (invoice_id, customer_id, reason, status,"
@@ -891,7 +784,7 @@ cmd_writeoff_request (cmdctx_t *ctx, const Recoup__Request *request,
         PQclear (res);
         return 0;
     }
-    const char *id = s_value (ctx, res, 0, 0);
+    const char *id = cmd_value (ctx, res, 0, 0);
     PQclear (res);
     int failed;
     Recoup__WriteOff *w = s_writeoff_load (ctx, id, NULL, &failed);
@@ -927,7 +820,7 @@ cmd_writeoff_approve (cmdctx_t *ctx, const Recoup__Request *request,
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__CONFLICT,
                           "writeoff_approve.id", "write-off %s was approved "
                           "already (by %s on %s)", id, w->approved_by, w->approved_on);
-    const char *today = s_date_text (ctx, s_today ());
+    const char *today = cmd_date_text (ctx, cmd_today ());
     const char *params [] = { id, today, ctx->user };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "WITH a AS (SELECT w.id, w.invoice_id, w.customer_id, i.currency, w.reason,"
@@ -948,8 +841,8 @@ cmd_writeoff_approve (cmdctx_t *ctx, const Recoup__Request *request,
                           "write off on %s (paid or credited since the request)",
                           w->invoice, today);
     }
-    const char *entry_id = s_value (ctx, res, 0, 0);
-    const char *amount = s_value (ctx, res, 0, 1);
+    const char *entry_id = cmd_value (ctx, res, 0, 0);
+    const char *amount = cmd_value (ctx, res, 0, 1);
     PQclear (res);
     const char *update [] = { id, today, ctx->user, amount, entry_id };
     res = db_exec (ctx->db, PGRES_COMMAND_OK,
@@ -975,14 +868,14 @@ static int
 s_record_date (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
                const char *text, const char **date)
 {
-    int32_t today = s_today (), days;
-    if (!s_date (ctx, reply, field, text, today, &days))
+    int32_t today = cmd_today (), days;
+    if (!cmd_date (ctx, reply, field, text, today, &days))
         return 0;
     if (days > today)
         return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, field,
                           "%s is after today (%s): record what happened",
-                          s_date_text (ctx, days), s_date_text (ctx, today));
-    *date = s_date_text (ctx, days);
+                          cmd_date_text (ctx, days), cmd_date_text (ctx, today));
+    *date = cmd_date_text (ctx, days);
     return 1;
 }
 
@@ -1014,7 +907,7 @@ cmd_credit_check_add (cmdctx_t *ctx, const Recoup__Request *request,
                          &customer_id, NULL);
     if (rc != 1)
         return rc;
-    if (!s_text (ctx, reply, "credit_check_add.bureau", check->bureau, 1,
+    if (!cmd_text (ctx, reply, "credit_check_add.bureau", check->bureau, 1,
                  NAME_MAX_CHARS, 0))
         return 0;
     if (check->score < 0 || check->score > SCORE_MAX)
@@ -1035,11 +928,11 @@ cmd_credit_check_add (cmdctx_t *ctx, const Recoup__Request *request,
                           "currency code (e.g. USD, EUR, JPY)", currency);
     const char *date;
     if (!s_record_date (ctx, reply, "credit_check_add.on_date", check->on_date, &date)
-        || !s_text (ctx, reply, "credit_check_add.note", check->note, 0, TEXT_MAX, 1))
+        || !cmd_text (ctx, reply, "credit_check_add.note", check->note, 0, TEXT_MAX, 1))
         return 0;
     const char *params [] = {
-        customer_id, check->bureau, s_int (ctx, check->score),
-        s_int (ctx, check->cost_minor), currency, date, check->note, ctx->user
+        customer_id, check->bureau, cmd_int (ctx, check->score),
+        cmd_int (ctx, check->cost_minor), currency, date, check->note, ctx->user
     };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "INSERT INTO credit_checks (customer_id, bureau, score, cost_minor, currency,"
@@ -1081,13 +974,13 @@ cmd_credit_reference_add (cmdctx_t *ctx, const Recoup__Request *request,
                           "credit_reference_add.kind", "kind must be trade or "
                           "bank (got '%.32s')", ref->kind);
     const char *date;
-    if (!s_text (ctx, reply, "credit_reference_add.name", ref->name, 1,
+    if (!cmd_text (ctx, reply, "credit_reference_add.name", ref->name, 1,
                  NAME_MAX_CHARS, 0)
-        || !s_text (ctx, reply, "credit_reference_add.result", ref->result, 1,
+        || !cmd_text (ctx, reply, "credit_reference_add.result", ref->result, 1,
                     TEXT_MAX, 1)
         || !s_record_date (ctx, reply, "credit_reference_add.on_date", ref->on_date,
                            &date)
-        || !s_text (ctx, reply, "credit_reference_add.note", ref->note, 0, TEXT_MAX, 1))
+        || !cmd_text (ctx, reply, "credit_reference_add.note", ref->note, 0, TEXT_MAX, 1))
         return 0;
     const char *params [] = {
         customer_id, ref->kind, ref->name, ref->result, date, ref->note, ctx->user

@@ -1,5 +1,6 @@
 /*  server: start-up, the main loop, and shutdown. See server.h.         */
 #define _GNU_SOURCE
+#include "engine.h"
 #include "policy.h"
 #include "server.h"
 #include "db.h"
@@ -747,6 +748,10 @@ s_start (server_t *self)
     //  The written policy: the shipped default as version 1 on first start.
     if (policy_ensure_default (self->db, self->writer, self->pub) != 0)
         return -1;
+    //  The daily collections engine, for today if it has not run yet
+    //  (catching up the days recoupd was down); then every minute checks
+    //  whether the business date has moved on.
+    engine_daily (self->db, self->writer, self->pub);
     s_reload_users (self);
     snprintf (path, sizeof path, "%s/ready", self->datadir);
     snprintf (text, sizeof text, "commands=%s\nevents=%s\npid=%d\n",
@@ -782,6 +787,7 @@ s_loop (server_t *self)
 {
     long long next_heartbeat = wire_clock_ms () + HEARTBEAT_MS;
     long long next_prune = wire_clock_ms () + 60000;
+    long long next_engine = wire_clock_ms () + 60000;
     long long next_reconnect = 0;
     int was_ok = 1;
     while (!s_interrupted) {
@@ -834,6 +840,11 @@ s_loop (server_t *self)
         if (now >= next_prune) {
             writer_prune (self->writer);
             next_prune = now + PRUNE_MS;
+        }
+        if (now >= next_engine) {
+            next_engine = now + 60000;
+            if (db_ok (self->db))
+                engine_daily (self->db, self->writer, self->pub);
         }
     }
 }

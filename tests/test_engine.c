@@ -429,6 +429,56 @@ test_dispute (void **state)
     expect_run (&run, 0, "nothing new");
 }
 
+//  Running the engine again for a date it has run picks up what arrived
+//  since (an invoice entered late) and nothing else; a third run adds
+//  nothing at all, not even an event.
+static void
+test_rerun_same_date (void **state)
+{
+    (void) state;
+    s_customer ("rerun1", "");
+    s_invoice ("RR-1", "rerun1", "2026-11-01", "2026-12-01");
+    Recoup__Reply *reply = s_engine (&s_collector, "2026-12-30");
+    recoup__reply__free_unpacked (reply, NULL);
+    s_customer ("rerun2", "");
+    s_invoice ("RR-2", "rerun2", "2026-11-01", "2026-12-01");
+    reply = s_engine (&s_collector, "2026-12-30");
+    assert_true (reply->engine_run->summary->dates == 1);
+    int found = 0;
+    for (size_t i = 0; i < reply->engine_run->n_actions; i++) {
+        assert_string_equal (reply->engine_run->actions [i]->customer, "rerun2");
+        found++;
+    }
+    assert_true (found > 0);
+    recoup__reply__free_unpacked (reply, NULL);
+    long long events = s_sql_int ("SELECT max (seq) FROM events");
+    reply = s_engine (&s_collector, "2026-12-30");
+    assert_int_equal (reply->engine_run->summary->dates, 0);
+    assert_int_equal (reply->engine_run->n_actions, 0);
+    assert_int_equal (reply->engine_run->seq, 0);
+    recoup__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql_int ("SELECT max (seq) FROM events"), events);
+}
+
+//  recoupd runs the engine for the business date by itself at start-up.
+static void
+test_daily_run_by_itself (void **state)
+{
+    (void) state;
+    th_server_t server;
+    memset (&server, 0, sizeof server);
+    setenv ("RECOUP_ENGINE_DAILY", "on", 1);
+    setenv ("RECOUP_TODAY", "2026-12-31", 1);
+    int rc = th_server_start (&server, "engine-daily", NULL);
+    setenv ("RECOUP_ENGINE_DAILY", "off", 1);
+    assert_int_equal (rc, 0);
+    char *ran = th_sql (&server, "SELECT ran_by || ' ' || business_date FROM engine_runs");
+    assert_non_null (ran);
+    assert_string_equal (ran, "recoupd 2026-12-31");
+    free (ran);
+    th_server_destroy (&server);
+}
+
 int
 main (void)
 {
@@ -438,6 +488,8 @@ main (void)
         cmocka_unit_test (test_worklist_rules),
         cmocka_unit_test (test_promise),
         cmocka_unit_test (test_dispute),
+        cmocka_unit_test (test_rerun_same_date),
+        cmocka_unit_test (test_daily_run_by_itself),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
