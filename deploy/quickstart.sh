@@ -93,6 +93,13 @@ example=$(psql "$(cat "$data/db.conninfo")" -tAc "select c.ref from recoup_open_
           join customers c on c.id = o.customer_id order by o.due, c.ref limit 1" 2>/dev/null || true)
 echo "== recoup report aging"
 "$recoup" report aging || true
+# The daily engine ran by itself at start-up; run it again for today so
+# that it takes in what was just imported, and show the first of today's
+# actions.
+echo "== recoup engine run"
+"$recoup" engine run || true
+echo "== recoup worklist (the first 15 actions due today)"
+"$recoup" worklist 2>&1 | head -n 16 || true
 
 cat <<EOT
 
@@ -105,6 +112,8 @@ $(sed -n 's/^events=//p' "$data/ready") (events). In another terminal:
   $recoup keygen --out alice.identity --server-from $data/server.identity --user alice
   $recoup user add alice --role collector --key KEY-PRINTED-BY-KEYGEN
   $recoup report aging --by-customer
+  $recoup worklist
+  $recoup policy show
   $recoup customer show ${example:-REF}
 
 EOT
