@@ -97,7 +97,7 @@ echo "== recoup report aging"
 # that it takes in what was just imported, and show the first of today's
 # actions.
 echo "== recoup engine run"
-"$recoup" engine run || true
+"$recoup" --timeout 600000 engine run | tail -n 1 || true
 echo "== recoup worklist (the first 15 actions due today)"
 "$recoup" worklist 2>&1 | head -n 16 || true
 

@@ -850,6 +850,9 @@ cmd_worklist (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *repl
         "JOIN invoices i ON i.id = a.invoice_id "
         "WHERE a.recorded_on = $1::date AND a.status = 'due' "
         "AND ($2 = '' OR c.ref = $2) "
+        //  A catch-up records steps of past dates; an invoice paid since
+        //  needs nothing done any more.
+        "AND recoup_invoice_balance (i.id, $1::date) > 0 "
         "GROUP BY c.id, c.ref, c.name, a.step, a.channel, a.tone, a.assignee, a.why, "
         " a.policy_version, a.action, a.outbox_id "
         "ORDER BY c.ref, min (a.due), min (a.id)", 4, params);
