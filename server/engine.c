@@ -853,6 +853,12 @@ cmd_worklist (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *repl
         //  A catch-up records steps of past dates; an invoice paid since
         //  needs nothing done any more.
         "AND recoup_invoice_balance (i.id, $1::date) > 0 "
+        //  ... and of the steps a catch-up recorded for an invoice, a later
+        //  one on the same channel is what is left to do: one reminder by
+        //  email, not the three the days missed would have sent.
+        "AND NOT EXISTS (SELECT 1 FROM engine_actions b WHERE b.invoice_id = a.invoice_id "
+        "  AND b.channel = a.channel AND b.status = 'due' "
+        "  AND b.recorded_on = a.recorded_on AND b.due > a.due) "
         "GROUP BY c.id, c.ref, c.name, a.step, a.channel, a.tone, a.assignee, a.why, "
         " a.policy_version, a.action, a.outbox_id "
         "ORDER BY c.ref, min (a.due), min (a.id)", 4, params);
