@@ -3,9 +3,12 @@
 
     A run for business date T runs every date not run yet from a start to
     T, in order, each as if it were that day (engine_runs records the
-    dates done). The start is the day after the latest date run before T;
-    when no date before T was ever run, the oldest issue date of the
-    invoices open on T, but at most ENGINE_CATCHUP_DAYS days back.
+    dates done). The start is the day after the latest date run before T,
+    at most ENGINE_CATCHUP_DAYS days back; when no date before T was ever
+    run (a new installation, whose history was imported), T itself: all
+    that history's steps reached by T are taken at once, the latest on
+    each channel due and the earlier ones recorded as superseded, rather
+    than a year of reminders nobody sent.
 
     For one date D: accounts_evaluate and resolution_evaluate as of D;
     the newest policy version loaded by the end of D (the oldest version
@@ -674,15 +677,13 @@ cmd_engine_run (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
     const char *user = *ctx->user ? ctx->user : ENGINE_SERVER_USER;
     const char *target_text = s_iso (ctx, target);
 
-    //  Where to start: after the latest date run before the target, or
-    //  at the oldest open invoice's issue date, at most N days back.
+    //  Where to start: after the latest date run before the target (at
+    //  most N days back), or at the target when none was ever run.
     const char *params [] = { target_text,
                               arena_printf (ctx->arena, "%d", ENGINE_CATCHUP_DAYS) };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
-        "SELECT coalesce ((SELECT max (business_date) + 1 FROM engine_runs "
-        "  WHERE business_date < $1::date), "
-        " greatest (coalesce ((SELECT min (issued) FROM recoup_open_items ($1::date)), "
-        "  $1::date), $1::date - $2::int))::text, "
+        "SELECT greatest (coalesce ((SELECT max (business_date) + 1 FROM engine_runs "
+        "  WHERE business_date < $1::date), $1::date), $1::date - $2::int)::text, "
         " (SELECT coalesce (min (name), '') FROM users WHERE role = 'manager' AND active)",
         2, params);
     if (!res)
