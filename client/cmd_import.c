@@ -890,10 +890,14 @@ s_print_summary (import_t *self, const Recoup__ImportCommitReply *commit)
     const char *what = strcmp (self->layout.kind, "customers") == 0 ? "customers"
                      : strcmp (self->layout.kind, "invoices") == 0 ? "invoices"
                      : "payments";
-    if (self->dry_run)
+    if (self->dry_run) {
         printf ("%s: dry run, nothing written: %" PRIu64 " rows; %u new %s, %u to update, "
-                "%u already in the ledger, %" PRIu64 " with problems\n", self->path,
+                "%u already in the ledger, %" PRIu64 " with problems", self->path,
                 self->rows, s->inserted, what, s->updated, s->unchanged, rejected);
+        if (s->customers_created)
+            printf ("; %u customers to create", s->customers_created);
+        printf ("\n");
+    }
     else if (!s->applied)
         printf ("%s: nothing imported: %" PRIu64 " of %" PRIu64 " rows have problems "
                 "(fix them, or use --skip-invalid to import the others)\n", self->path,
