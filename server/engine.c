@@ -538,6 +538,52 @@ s_group_add (cmdctx_t *ctx, s_group_t **groups, size_t *count, size_t *cap,
         group->due = due;
 }
 
+//  A discount taken after its window is flagged, not granted: an invoice
+//  with an early-payment discount whose balance on `day` is exactly that
+//  discount, left by a payment received after discount_until, gets one
+//  flag for the rep (and the collections lead) to settle with the
+//  customer; the remainder stays open and dunned. Returns the number of
+//  flags raised, or -1.
+static int
+s_flag_late_discounts (cmdctx_t *ctx, const char *day)
+{
+    const char *params [] = { day };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT i.customer_id, i.number, max (p.received)::text, i.discount_until::text, "
+        "  i.currency, recoup_invoice_balance (i.id, $1::date) "
+        "FROM invoices i JOIN entries e ON e.invoice_id = i.id AND e.kind = 'allocation' "
+        "JOIN payments p ON p.id = e.payment_id "
+        "WHERE i.discount_bp > 0 AND p.received > i.discount_until "
+        "AND p.received <= $1::date "
+        "AND recoup_invoice_balance (i.id, $1::date) "
+        "    = round (i.amount_minor * i.discount_bp / 10000.0)::bigint "
+        "AND NOT EXISTS (SELECT 1 FROM entries d WHERE d.invoice_id = i.id "
+        "  AND d.kind = 'discount') "
+        "GROUP BY i.id, i.customer_id, i.number, i.discount_until, i.currency", 1, params);
+    if (!res)
+        return -1;
+    int raised_count = 0;
+    for (int r = 0; r < PQntuples (res); r++) {
+        cmd_money_t left = cmd_money (strtoll (PQgetvalue (res, r, 5), NULL, 10),
+                                      PQgetvalue (res, r, 4));
+        const char *text = arena_printf (ctx->arena,
+            "invoice %s was paid less its early-payment discount on %s, after the "
+            "discount window ended on %s: the discount is not granted and %s stays "
+            "open; agree it with the customer (a credit note) or collect it",
+            PQgetvalue (res, r, 1), PQgetvalue (res, r, 2), PQgetvalue (res, r, 3),
+            left.text);
+        int raised = 0;
+        if (flags_raise (ctx, strtoll (PQgetvalue (res, r, 0), NULL, 10), "other",
+                         PQgetvalue (res, r, 1), text, &raised) != 0) {
+            PQclear (res);
+            return -1;
+        }
+        raised_count += raised;
+    }
+    PQclear (res);
+    return raised_count;
+}
+
 //  Runs the engine for one date `date` as part of the run for
 //  `recorded_on`. Returns 0 or -1.
 static int
@@ -638,6 +684,10 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
             g = end;
         }
     }
+    int flagged = s_flag_late_discounts (ctx, day);
+    if (flagged < 0)
+        return -1;
+    tally->evaluated += flagged;
     const char *counts [] = {
         day, arena_printf (ctx->arena, "%u", tally->due - due0),
         arena_printf (ctx->arena, "%u", tally->skipped - skipped0),

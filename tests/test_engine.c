@@ -462,6 +462,31 @@ test_rerun_same_date (void **state)
     assert_int_equal (s_sql_int ("SELECT max (seq) FROM events"), events);
 }
 
+//  A discount taken after its window: the remainder stays open and the
+//  rep gets one flag, however often the engine runs.
+static void
+test_discount_after_window (void **state)
+{
+    (void) state;
+    s_customer ("disc", "--terms '2/10 net 30'");
+    run_t run;
+    s_run (&run, "invoice issue DW-1 --customer disc --amount 1000.00 --issued 2026-09-01");
+    expect_run (&run, 0, NULL);
+    s_run (&run, "payment post --customer disc --reference DW-P1 --amount 980.00 "
+                 "--received 2026-09-20 --invoice DW-1");
+    expect_run (&run, 0, NULL);
+    assert_int_equal (s_sql_int ("SELECT recoup_invoice_balance (id) FROM invoices "
+                                 "WHERE number = 'DW-1'"), 2000);
+    Recoup__Reply *reply = s_engine (&s_collector, "2026-12-30");
+    recoup__reply__free_unpacked (reply, NULL);
+    reply = s_engine (&s_collector, "2026-12-30");
+    recoup__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags f JOIN customers c "
+                                 "ON c.id = f.customer_id WHERE c.ref = 'disc' "
+                                 "AND f.kind = 'other' AND f.subject = 'DW-1' "
+                                 "AND f.text LIKE '%after the discount window%'"), 1);
+}
+
 //  recoupd runs the engine for the business date by itself at start-up.
 static void
 test_daily_run_by_itself (void **state)
@@ -491,6 +516,7 @@ main (void)
         cmocka_unit_test (test_promise),
         cmocka_unit_test (test_dispute),
         cmocka_unit_test (test_rerun_same_date),
+        cmocka_unit_test (test_discount_after_window),
         cmocka_unit_test (test_daily_run_by_itself),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
