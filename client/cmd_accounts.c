@@ -9,6 +9,7 @@
     it when the invoice is in another). With --json, `account show` prints
     one object in the documented shape, written here field by field; the
     other commands print their reply as JSON.                            */
+#include "args.h"
 #include "cli.h"
 #include "../common/date.h"
 #include "../common/money.h"
@@ -17,90 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_OPTIONS 8
-#define MAX_REPEATS 120         //  instalments of one plan
 
-//  One subcommand's command line, taken apart.
-typedef struct {
-    const char *const *known;           //  options taking a value, NULL-ended
-    const char *values [MAX_OPTIONS];   //  value of known [i], or NULL
-    const char *repeats [MAX_REPEATS];  //  values of the repeatable option
-    int n_repeats;                      //  how many
-    const char *positional [2];         //  arguments that are not options
-    int n_positional;                   //  how many
-} s_args_t;
 
-//  Parses argv [2..] ("--opt VALUE" or "--opt=VALUE"); `repeat` (may be
-//  NULL) may come more than once. 0, or -1 after saying what is wrong.
-static int
-s_args (s_args_t *self, int argc, char **argv, const char *const *known,
-        const char *repeat, int max_positional)
-{
-    memset (self, 0, sizeof *self);
-    self->known = known;
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv [i];
-        if (strncmp (arg, "--", 2) != 0) {
-            if (self->n_positional >= max_positional) {
-                cli_fail ("unexpected argument '%s'", arg);
-                return -1;
-            }
-            self->positional [self->n_positional++] = arg;
-            continue;
-        }
-        const char *eq = strchr (arg, '=');
-        size_t len = eq ? (size_t) (eq - arg) : strlen (arg);
-        int index = -1;
-        for (int k = 0; known [k]; k++)
-            if (strlen (known [k]) == len && strncmp (known [k], arg, len) == 0)
-                index = k;
-        if (index < 0) {
-            cli_fail ("unknown option %.*s", (int) len, arg);
-            return -1;
-        }
-        const char *value;
-        if (eq)
-            value = eq + 1;
-        else if (i + 1 < argc)
-            value = argv [++i];
-        else {
-            cli_fail ("%s needs a value", arg);
-            return -1;
-        }
-        if (repeat && strcmp (known [index], repeat) == 0) {
-            if (self->n_repeats >= MAX_REPEATS) {
-                cli_fail ("%s: at most %d of them", repeat, MAX_REPEATS);
-                return -1;
-            }
-            self->repeats [self->n_repeats++] = value;
-        }
-        else if (self->values [index]) {
-            cli_fail ("%s is given twice", known [index]);
-            return -1;
-        }
-        else
-            self->values [index] = value;
-    }
-    return 0;
-}
 
-//  The value of an option, or NULL.
-static const char *
-s_get (const s_args_t *self, const char *name)
-{
-    for (int k = 0; self->known [k]; k++)
-        if (strcmp (self->known [k], name) == 0)
-            return self->values [k];
-    return NULL;
-}
-
-//  The value of an option, or "".
-static char *
-s_opt (const s_args_t *self, const char *name)
-{
-    const char *value = s_get (self, name);
-    return (char *) (value ? value : "");
-}
 
 //  Checks a date (NULL: absent). 0 or -1 after saying what is wrong.
 static int
@@ -247,19 +167,19 @@ cmd_promise (cli_t *cli, int argc, char **argv)
     static const char *const known [] = {
         "--amount", "--by", "--currency", "--note", "--made-on", NULL
     };
-    s_args_t args;
+    cli_args_t args;
     if (argc < 2 || strcmp (argv [1], "add") != 0
-        || s_args (&args, argc, argv, known, NULL, 1) != 0 || args.n_positional != 1
-        || !s_get (&args, "--amount") || !s_get (&args, "--by")) {
+        || cli_args_parse (&args, argc, argv, 2, known, NULL, 1) != 0 || args.n_positional != 1
+        || !cli_args_get (&args, "--amount") || !cli_args_get (&args, "--by")) {
         fprintf (stderr, "usage: recoup promise add CUSTOMER --amount AMOUNT --by DATE "
                  "[--currency C] [--note TEXT] [--made-on DATE]\n");
         return EXIT_USAGE;
     }
-    const char *currency = s_get (&args, "--currency");
+    const char *currency = cli_args_get (&args, "--currency");
     if (s_check_currency (currency) != 0
-        || s_amount ("--amount", s_get (&args, "--amount"), currency, NULL) != 0
-        || s_check_date ("--by", s_get (&args, "--by")) != 0
-        || s_check_date ("--made-on", s_get (&args, "--made-on")) != 0)
+        || s_amount ("--amount", cli_args_get (&args, "--amount"), currency, NULL) != 0
+        || s_check_date ("--by", cli_args_get (&args, "--by")) != 0
+        || s_check_date ("--made-on", cli_args_get (&args, "--made-on")) != 0)
         return EXIT_USAGE;
     int rc = cli_connect (cli);
     if (rc != 0)
@@ -268,15 +188,15 @@ cmd_promise (cli_t *cli, int argc, char **argv)
     add.customer = (char *) args.positional [0];
     char in [4];
     if ((rc = s_currency_of (cli, currency, add.customer, in)) != 0
-        || (rc = s_amount ("--amount", s_get (&args, "--amount"), in,
+        || (rc = s_amount ("--amount", cli_args_get (&args, "--amount"), in,
                            &add.amount_minor) != 0 ? EXIT_USAGE : 0) != 0) {
         cli_close (cli);
         return rc;
     }
     add.currency = in;
-    add.by = s_opt (&args, "--by");
-    add.note = s_opt (&args, "--note");
-    add.made_on = s_opt (&args, "--made-on");
+    add.by = cli_args_opt (&args, "--by");
+    add.note = cli_args_opt (&args, "--note");
+    add.made_on = cli_args_opt (&args, "--made-on");
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_PROMISE_ADD;
     request.promise_add = &add;
@@ -317,20 +237,20 @@ cmd_plan (cli_t *cli, int argc, char **argv)
     static const char *const known [] = {
         "--instalment", "--currency", "--start", "--note", NULL
     };
-    s_args_t args;
+    cli_args_t args;
     if (argc < 2 || strcmp (argv [1], "add") != 0
-        || s_args (&args, argc, argv, known, "--instalment", 1) != 0
+        || cli_args_parse (&args, argc, argv, 2, known, "--instalment", 1) != 0
         || args.n_positional != 1 || args.n_repeats == 0) {
         fprintf (stderr, "usage: recoup plan add CUSTOMER --instalment DATE=AMOUNT ... "
                  "[--currency C] [--start DATE] [--note TEXT]\n");
         return EXIT_USAGE;
     }
-    const char *currency = s_get (&args, "--currency");
+    const char *currency = cli_args_get (&args, "--currency");
     if (s_check_currency (currency) != 0
-        || s_check_date ("--start", s_get (&args, "--start")) != 0)
+        || s_check_date ("--start", cli_args_get (&args, "--start")) != 0)
         return EXIT_USAGE;
     //  DATE=AMOUNT, checked before anything is sent.
-    char dues [MAX_REPEATS][11];
+    char dues [CLI_ARGS_REPEATS][11];
     for (int i = 0; i < args.n_repeats; i++) {
         const char *eq = strchr (args.repeats [i], '=');
         if (!eq || eq - args.repeats [i] != 10) {
@@ -353,8 +273,8 @@ cmd_plan (cli_t *cli, int argc, char **argv)
         cli_close (cli);
         return rc;
     }
-    Recoup__Instalment instalments [MAX_REPEATS];
-    Recoup__Instalment *pointers [MAX_REPEATS];
+    Recoup__Instalment instalments [CLI_ARGS_REPEATS];
+    Recoup__Instalment *pointers [CLI_ARGS_REPEATS];
     for (int i = 0; i < args.n_repeats; i++) {
         recoup__instalment__init (&instalments [i]);
         instalments [i].due = dues [i];
@@ -368,8 +288,8 @@ cmd_plan (cli_t *cli, int argc, char **argv)
     add.instalments = pointers;
     add.n_instalments = (size_t) args.n_repeats;
     add.currency = in;
-    add.started = s_opt (&args, "--start");
-    add.note = s_opt (&args, "--note");
+    add.started = cli_args_opt (&args, "--start");
+    add.note = cli_args_opt (&args, "--note");
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_PLAN_ADD;
     request.plan_add = &add;
@@ -422,12 +342,12 @@ cmd_dispute (cli_t *cli, int argc, char **argv)
     };
     int open = argc >= 2 && strcmp (argv [1], "open") == 0;
     int resolve = argc >= 2 && strcmp (argv [1], "resolve") == 0;
-    s_args_t args;
+    cli_args_t args;
     if ((!open && !resolve)
-        || s_args (&args, argc, argv, open ? open_known : resolve_known, NULL, 1) != 0
+        || cli_args_parse (&args, argc, argv, 2, open ? open_known : resolve_known, NULL, 1) != 0
         || args.n_positional != 1
-        || (open && !s_get (&args, "--reason"))
-        || (resolve && !s_get (&args, "--outcome"))) {
+        || (open && !cli_args_get (&args, "--reason"))
+        || (resolve && !cli_args_get (&args, "--outcome"))) {
         fprintf (stderr, "usage: recoup dispute open INVOICE --reason TEXT\n"
                  "       recoup dispute resolve ID --outcome credit_note|"
                  "corrected_invoice|customer_wrong [--amount AMOUNT] [--currency C] "
@@ -441,7 +361,7 @@ cmd_dispute (cli_t *cli, int argc, char **argv)
             return rc;
         Recoup__DisputeOpenRequest req = RECOUP__DISPUTE_OPEN_REQUEST__INIT;
         req.invoice = (char *) args.positional [0];
-        req.reason = s_opt (&args, "--reason");
+        req.reason = cli_args_opt (&args, "--reason");
         request.command_case = RECOUP__REQUEST__COMMAND_DISPUTE_OPEN;
         request.dispute_open = &req;
         return s_send (cli, &request, RECOUP__REPLY__RESULT_DISPUTE_OPEN,
@@ -453,8 +373,8 @@ cmd_dispute (cli_t *cli, int argc, char **argv)
         cli_fail ("dispute resolve: '%s' is not a dispute id", args.positional [0]);
         return EXIT_USAGE;
     }
-    const char *currency = s_get (&args, "--currency");
-    const char *amount = s_get (&args, "--amount");
+    const char *currency = cli_args_get (&args, "--currency");
+    const char *amount = cli_args_get (&args, "--amount");
     if (s_check_currency (currency) != 0
         || (amount && s_amount ("--amount", amount, currency, NULL) != 0))
         return EXIT_USAGE;
@@ -463,8 +383,8 @@ cmd_dispute (cli_t *cli, int argc, char **argv)
         return rc;
     Recoup__DisputeResolveRequest req = RECOUP__DISPUTE_RESOLVE_REQUEST__INIT;
     req.id = id;
-    req.outcome = s_opt (&args, "--outcome");
-    req.note = s_opt (&args, "--note");
+    req.outcome = cli_args_opt (&args, "--outcome");
+    req.note = cli_args_opt (&args, "--note");
     char in [4];
     if (amount) {
         if ((rc = s_currency_of (cli, currency, NULL, in)) != 0
@@ -521,9 +441,9 @@ cmd_hold (cli_t *cli, int argc, char **argv)
     static const char *const known [] = { "--reason", NULL };
     int place = argc >= 2 && strcmp (argv [1], "place") == 0;
     int lift = argc >= 2 && strcmp (argv [1], "lift") == 0;
-    s_args_t args;
-    if ((!place && !lift) || s_args (&args, argc, argv, known, NULL, 1) != 0
-        || args.n_positional != 1 || !s_get (&args, "--reason")) {
+    cli_args_t args;
+    if ((!place && !lift) || cli_args_parse (&args, argc, argv, 2, known, NULL, 1) != 0
+        || args.n_positional != 1 || !cli_args_get (&args, "--reason")) {
         fprintf (stderr, "usage: recoup hold place|lift CUSTOMER --reason TEXT\n");
         return EXIT_USAGE;
     }
@@ -535,13 +455,13 @@ cmd_hold (cli_t *cli, int argc, char **argv)
     Recoup__HoldLiftRequest lifting = RECOUP__HOLD_LIFT_REQUEST__INIT;
     if (place) {
         placing.customer = (char *) args.positional [0];
-        placing.reason = s_opt (&args, "--reason");
+        placing.reason = cli_args_opt (&args, "--reason");
         request.command_case = RECOUP__REQUEST__COMMAND_HOLD_PLACE;
         request.hold_place = &placing;
     }
     else {
         lifting.customer = (char *) args.positional [0];
-        lifting.reason = s_opt (&args, "--reason");
+        lifting.reason = cli_args_opt (&args, "--reason");
         request.command_case = RECOUP__REQUEST__COMMAND_HOLD_LIFT;
         request.hold_lift = &lifting;
     }
@@ -706,17 +626,16 @@ cmd_account (cli_t *cli, int argc, char **argv)
     static const char *const show_known [] = { "--as-of", NULL };
     int reason = argc >= 2 && strcmp (argv [1], "reason") == 0;
     int show = argc >= 2 && strcmp (argv [1], "show") == 0;
-    s_args_t args;
+    cli_args_t args;
     if ((!reason && !show)
-        || s_args (&args, argc, argv, reason ? reason_known : show_known, NULL,
-                   reason ? 2 : 1) != 0
+        || cli_args_parse (&args, argc, argv, 2, reason ? reason_known : show_known, NULL, reason ? 2 : 1) != 0
         || args.n_positional != (reason ? 2 : 1)) {
         fprintf (stderr, "usage: recoup account reason CUSTOMER forgot|cannot_pay|slow|"
                  "avoiding|dispute|complaint [--note TEXT]\n"
                  "       recoup account show CUSTOMER [--as-of DATE]\n");
         return EXIT_USAGE;
     }
-    if (show && s_check_date ("--as-of", s_get (&args, "--as-of")) != 0)
+    if (show && s_check_date ("--as-of", cli_args_get (&args, "--as-of")) != 0)
         return EXIT_USAGE;
     int rc = cli_connect (cli);
     if (rc != 0)
@@ -726,7 +645,7 @@ cmd_account (cli_t *cli, int argc, char **argv)
         Recoup__AccountReasonRequest req = RECOUP__ACCOUNT_REASON_REQUEST__INIT;
         req.customer = (char *) args.positional [0];
         req.reason = (char *) args.positional [1];
-        req.note = s_opt (&args, "--note");
+        req.note = cli_args_opt (&args, "--note");
         request.command_case = RECOUP__REQUEST__COMMAND_ACCOUNT_REASON;
         request.account_reason = &req;
         return s_send (cli, &request, RECOUP__REPLY__RESULT_ACCOUNT_REASON,
@@ -734,7 +653,7 @@ cmd_account (cli_t *cli, int argc, char **argv)
     }
     Recoup__AccountShowRequest req = RECOUP__ACCOUNT_SHOW_REQUEST__INIT;
     req.customer = (char *) args.positional [0];
-    req.as_of = s_opt (&args, "--as-of");
+    req.as_of = cli_args_opt (&args, "--as-of");
     request.command_case = RECOUP__REQUEST__COMMAND_ACCOUNT_SHOW;
     request.account_show = &req;
     Recoup__Reply *reply = cli_call (cli, &request, RECOUP__REPLY__RESULT_ACCOUNT_SHOW, &rc);

@@ -22,6 +22,7 @@
     anything is sent: the syntax of every amount is checked against the
     most permissive currency before the currency lookup, and strictly
     after it.                                                            */
+#include "args.h"
 #include "cli.h"
 #include "../common/date.h"
 #include "../common/money.h"
@@ -35,84 +36,8 @@
 //  currency is known.
 #define WIDEST_CURRENCY "CLF"
 
-#define MAX_OPTIONS 16
-#define MAX_REPEATS 256
 
-//  The command line of one subcommand, taken apart.
-typedef struct {
-    const char *const *known;   //  options taking a value, NULL-ended
-    const char *values [MAX_OPTIONS];   //  value of known [i], or NULL
-    const char *repeats [MAX_REPEATS];  //  values of the repeatable option
-    int n_repeats;              //  how many
-    const char *positional [4]; //  arguments that are not options
-    int n_positional;           //  how many
-} s_args_t;
 
-//  Parses argv [first..] against `known` (options that take a value,
-//  either "--opt VALUE" or "--opt=VALUE"); `repeat` (may be NULL) is the
-//  one option that may come more than once. Returns 0, or -1 after
-//  saying what is wrong.
-static int
-s_args (s_args_t *self, int argc, char **argv, int first,
-        const char *const *known, const char *repeat, int max_positional)
-{
-    memset (self, 0, sizeof *self);
-    self->known = known;
-    for (int i = first; i < argc; i++) {
-        const char *arg = argv [i];
-        if (strncmp (arg, "--", 2) != 0) {
-            if (self->n_positional >= max_positional) {
-                cli_fail ("unexpected argument '%s'", arg);
-                return -1;
-            }
-            self->positional [self->n_positional++] = arg;
-            continue;
-        }
-        const char *eq = strchr (arg, '=');
-        size_t len = eq ? (size_t) (eq - arg) : strlen (arg);
-        const char *value = NULL;
-        int index = -1;
-        for (int k = 0; known [k]; k++)
-            if (strlen (known [k]) == len && strncmp (known [k], arg, len) == 0)
-                index = k;
-        if (index < 0) {
-            cli_fail ("unknown option %.*s", (int) len, arg);
-            return -1;
-        }
-        if (eq)
-            value = eq + 1;
-        else if (i + 1 < argc)
-            value = argv [++i];
-        else {
-            cli_fail ("%s needs a value", arg);
-            return -1;
-        }
-        if (repeat && strcmp (known [index], repeat) == 0) {
-            if (self->n_repeats >= MAX_REPEATS) {
-                cli_fail ("%s: at most %d of them", repeat, MAX_REPEATS);
-                return -1;
-            }
-            self->repeats [self->n_repeats++] = value;
-        }
-        else if (self->values [index]) {
-            cli_fail ("%s is given twice", known [index]);
-            return -1;
-        }
-        else
-            self->values [index] = value;
-    }
-    return 0;
-}
-
-//  The value of an option, or NULL.
-static const char *
-s_get (const s_args_t *self, const char *name)
-{
-    for (int k = 0; self->known [k]; k++)
-        if (strcmp (self->known [k], name) == 0)
-            return self->values [k];
-    return NULL;
-}
 
 //  Checks a date option (NULL: absent, fine). Returns 0 or -1 after
 //  saying what is wrong.
@@ -364,12 +289,12 @@ static int
 s_customer_show (cli_t *cli, int argc, char **argv)
 {
     static const char *const known [] = { "--as-of", NULL };
-    s_args_t args;
-    if (s_args (&args, argc, argv, 2, known, NULL, 1) != 0 || args.n_positional != 1) {
+    cli_args_t args;
+    if (cli_args_parse (&args, argc, argv, 2, known, NULL, 1) != 0 || args.n_positional != 1) {
         s_customer_usage ();
         return EXIT_USAGE;
     }
-    const char *as_of = s_get (&args, "--as-of");
+    const char *as_of = cli_args_get (&args, "--as-of");
     if (s_check_date ("--as-of", as_of) != 0)
         return EXIT_USAGE;
     int rc = cli_connect (cli);
@@ -402,24 +327,24 @@ cmd_customer (cli_t *cli, int argc, char **argv)
         cli_fail ("unknown customer command '%s': use add, update or show", verb);
         return EXIT_USAGE;
     }
-    s_args_t args;
-    if (s_args (&args, argc, argv, 2, s_customer_options, NULL, 1) != 0
+    cli_args_t args;
+    if (cli_args_parse (&args, argc, argv, 2, s_customer_options, NULL, 1) != 0
         || args.n_positional != 1) {
         s_customer_usage ();
         return EXIT_USAGE;
     }
-    if (add && !s_get (&args, "--name")) {
+    if (add && !cli_args_get (&args, "--name")) {
         cli_fail ("customer add: --name is required");
         return EXIT_USAGE;
     }
-    const char *currency = s_get (&args, "--currency");
-    const char *limit = s_get (&args, "--credit-limit");
+    const char *currency = cli_args_get (&args, "--currency");
+    const char *limit = cli_args_get (&args, "--credit-limit");
     if (s_check_currency ("--currency", currency) != 0
         || (limit && s_amount ("--credit-limit", limit, currency, 0, NULL) != 0))
         return EXIT_USAGE;
     Recoup__Customer customer = RECOUP__CUSTOMER__INIT;
     customer.ref = (char *) args.positional [0];
-    char *fields [MAX_OPTIONS];
+    char *fields [CLI_ARGS_OPTIONS];
     size_t n_fields = 0;
     char **slots [] = {
         &customer.name, &customer.email, &customer.phone, &customer.address,
@@ -507,25 +432,25 @@ s_invoice_issue (cli_t *cli, int argc, char **argv)
     static const char *const known [] = {
         "--customer", "--amount", "--currency", "--issued", "--due", "--terms", NULL
     };
-    s_args_t args;
-    if (s_args (&args, argc, argv, 2, known, NULL, 1) != 0 || args.n_positional != 1
-        || !s_get (&args, "--customer") || !s_get (&args, "--amount")) {
+    cli_args_t args;
+    if (cli_args_parse (&args, argc, argv, 2, known, NULL, 1) != 0 || args.n_positional != 1
+        || !cli_args_get (&args, "--customer") || !cli_args_get (&args, "--amount")) {
         s_invoice_usage ();
         return EXIT_USAGE;
     }
-    const char *amount = s_get (&args, "--amount");
-    const char *currency = s_get (&args, "--currency");
+    const char *amount = cli_args_get (&args, "--amount");
+    const char *currency = cli_args_get (&args, "--currency");
     if (s_check_currency ("--currency", currency) != 0
         || s_amount ("--amount", amount, currency, 1, NULL) != 0
-        || s_check_date ("--issued", s_get (&args, "--issued")) != 0
-        || s_check_date ("--due", s_get (&args, "--due")) != 0)
+        || s_check_date ("--issued", cli_args_get (&args, "--issued")) != 0
+        || s_check_date ("--due", cli_args_get (&args, "--due")) != 0)
         return EXIT_USAGE;
     int rc = cli_connect (cli);
     if (rc != 0)
         return rc;
     Recoup__Invoice invoice = RECOUP__INVOICE__INIT;
     invoice.number = (char *) args.positional [0];
-    invoice.customer = (char *) s_get (&args, "--customer");
+    invoice.customer = (char *) cli_args_get (&args, "--customer");
     char in [4];
     if (currency)
         snprintf (in, sizeof in, "%s", currency);
@@ -536,12 +461,12 @@ s_invoice_issue (cli_t *cli, int argc, char **argv)
         goto done;
     }
     invoice.currency = in;
-    if (s_get (&args, "--issued"))
-        invoice.issued = (char *) s_get (&args, "--issued");
-    if (s_get (&args, "--due"))
-        invoice.due = (char *) s_get (&args, "--due");
-    if (s_get (&args, "--terms"))
-        invoice.terms = (char *) s_get (&args, "--terms");
+    if (cli_args_get (&args, "--issued"))
+        invoice.issued = (char *) cli_args_get (&args, "--issued");
+    if (cli_args_get (&args, "--due"))
+        invoice.due = (char *) cli_args_get (&args, "--due");
+    if (cli_args_get (&args, "--terms"))
+        invoice.terms = (char *) cli_args_get (&args, "--terms");
     Recoup__InvoiceIssueRequest issue = RECOUP__INVOICE_ISSUE_REQUEST__INIT;
     issue.invoice = &invoice;
     Recoup__Request request = RECOUP__REQUEST__INIT;
@@ -594,17 +519,17 @@ s_invoice_credit (cli_t *cli, int argc, char **argv)
     static const char *const known [] = {
         "--amount", "--date", "--memo", "--currency", NULL
     };
-    s_args_t args;
-    if (s_args (&args, argc, argv, 2, known, NULL, 1) != 0 || args.n_positional != 1
-        || !s_get (&args, "--amount")) {
+    cli_args_t args;
+    if (cli_args_parse (&args, argc, argv, 2, known, NULL, 1) != 0 || args.n_positional != 1
+        || !cli_args_get (&args, "--amount")) {
         s_invoice_usage ();
         return EXIT_USAGE;
     }
-    const char *amount = s_get (&args, "--amount");
-    const char *currency = s_get (&args, "--currency");
+    const char *amount = cli_args_get (&args, "--amount");
+    const char *currency = cli_args_get (&args, "--currency");
     if (s_check_currency ("--currency", currency) != 0
         || s_amount ("--amount", amount, currency, 1, NULL) != 0
-        || s_check_date ("--date", s_get (&args, "--date")) != 0)
+        || s_check_date ("--date", cli_args_get (&args, "--date")) != 0)
         return EXIT_USAGE;
     int rc = cli_connect (cli);
     if (rc != 0)
@@ -622,10 +547,10 @@ s_invoice_credit (cli_t *cli, int argc, char **argv)
     }
     //  The server refuses the note if the invoice is in another currency.
     note.currency = in;
-    if (s_get (&args, "--date"))
-        note.on_date = (char *) s_get (&args, "--date");
-    if (s_get (&args, "--memo"))
-        note.memo = (char *) s_get (&args, "--memo");
+    if (cli_args_get (&args, "--date"))
+        note.on_date = (char *) cli_args_get (&args, "--date");
+    if (cli_args_get (&args, "--memo"))
+        note.memo = (char *) cli_args_get (&args, "--memo");
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_CREDIT_NOTE;
     request.credit_note = &note;
@@ -676,23 +601,23 @@ cmd_payment (cli_t *cli, int argc, char **argv)
         "--customer", "--reference", "--amount", "--currency", "--received",
         "--method", "--invoice", NULL
     };
-    s_args_t args;
+    cli_args_t args;
     if (argc < 2 || strcmp (argv [1], "post") != 0
-        || s_args (&args, argc, argv, 2, known, "--invoice", 0) != 0
-        || !s_get (&args, "--customer") || !s_get (&args, "--reference")
-        || !s_get (&args, "--amount")) {
+        || cli_args_parse (&args, argc, argv, 2, known, "--invoice", 0) != 0
+        || !cli_args_get (&args, "--customer") || !cli_args_get (&args, "--reference")
+        || !cli_args_get (&args, "--amount")) {
         s_payment_usage ();
         return EXIT_USAGE;
     }
-    const char *amount = s_get (&args, "--amount");
-    const char *currency = s_get (&args, "--currency");
+    const char *amount = cli_args_get (&args, "--amount");
+    const char *currency = cli_args_get (&args, "--currency");
     if (s_check_currency ("--currency", currency) != 0
         || s_amount ("--amount", amount, currency, 1, NULL) != 0
-        || s_check_date ("--received", s_get (&args, "--received")) != 0)
+        || s_check_date ("--received", cli_args_get (&args, "--received")) != 0)
         return EXIT_USAGE;
     //  NUMBER=AMOUNT splits at the last '=' (amounts have none).
-    char *numbers [MAX_REPEATS];
-    const char *amounts [MAX_REPEATS];
+    char *numbers [CLI_ARGS_REPEATS];
+    const char *amounts [CLI_ARGS_REPEATS];
     int rc = 0;
     for (int i = 0; i < args.n_repeats; i++) {
         numbers [i] = strdup (args.repeats [i]);
@@ -713,11 +638,11 @@ cmd_payment (cli_t *cli, int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    Recoup__Allocation allocation [MAX_REPEATS];
-    Recoup__Allocation *allocations [MAX_REPEATS];
+    Recoup__Allocation allocation [CLI_ARGS_REPEATS];
+    Recoup__Allocation *allocations [CLI_ARGS_REPEATS];
     Recoup__Payment payment = RECOUP__PAYMENT__INIT;
-    payment.customer = (char *) s_get (&args, "--customer");
-    payment.reference = (char *) s_get (&args, "--reference");
+    payment.customer = (char *) cli_args_get (&args, "--customer");
+    payment.reference = (char *) cli_args_get (&args, "--reference");
     char in [4];
     rc = cli_connect (cli);
     if (rc != 0)
@@ -743,10 +668,10 @@ cmd_payment (cli_t *cli, int argc, char **argv)
     payment.allocations = allocations;
     payment.n_allocations = (size_t) args.n_repeats;
     payment.currency = in;
-    if (s_get (&args, "--received"))
-        payment.received = (char *) s_get (&args, "--received");
-    if (s_get (&args, "--method"))
-        payment.method = (char *) s_get (&args, "--method");
+    if (cli_args_get (&args, "--received"))
+        payment.received = (char *) cli_args_get (&args, "--received");
+    if (cli_args_get (&args, "--method"))
+        payment.method = (char *) cli_args_get (&args, "--method");
     Recoup__PaymentPostRequest post = RECOUP__PAYMENT_POST_REQUEST__INIT;
     post.payment = &payment;
     Recoup__Request request = RECOUP__REQUEST__INIT;
@@ -803,10 +728,10 @@ int
 cmd_entry (cli_t *cli, int argc, char **argv)
 {
     static const char *const known [] = { "--memo", "--date", NULL };
-    s_args_t args;
+    cli_args_t args;
     if (argc < 2 || strcmp (argv [1], "reverse") != 0
-        || s_args (&args, argc, argv, 2, known, NULL, 1) != 0
-        || args.n_positional != 1 || !s_get (&args, "--memo")) {
+        || cli_args_parse (&args, argc, argv, 2, known, NULL, 1) != 0
+        || args.n_positional != 1 || !cli_args_get (&args, "--memo")) {
         cli_fail ("usage: recoup entry reverse ID --memo TEXT [--date DATE]\n"
                   "(the memo says why; the reversal is dated --date, else the "
                   "business date)");
@@ -819,16 +744,16 @@ cmd_entry (cli_t *cli, int argc, char **argv)
         cli_fail ("entry reverse: ID is an entry number, got '%s'", id_text);
         return EXIT_USAGE;
     }
-    if (s_check_date ("--date", s_get (&args, "--date")) != 0)
+    if (s_check_date ("--date", cli_args_get (&args, "--date")) != 0)
         return EXIT_USAGE;
     int rc = cli_connect (cli);
     if (rc != 0)
         return rc;
     Recoup__EntryReverseRequest reverse = RECOUP__ENTRY_REVERSE_REQUEST__INIT;
     reverse.entry_id = id;
-    reverse.memo = (char *) s_get (&args, "--memo");
-    if (s_get (&args, "--date"))
-        reverse.on_date = (char *) s_get (&args, "--date");
+    reverse.memo = (char *) cli_args_get (&args, "--memo");
+    if (cli_args_get (&args, "--date"))
+        reverse.on_date = (char *) cli_args_get (&args, "--date");
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_ENTRY_REVERSE;
     request.entry_reverse = &reverse;

@@ -9,6 +9,7 @@
     of a credit check); the currency is always sent with the amount.
     The syntax of every amount and date is checked before anything is
     sent; a fee percent has at most two decimals (basis points).        */
+#include "args.h"
 #include "cli.h"
 #include "../common/date.h"
 #include "../common/money.h"
@@ -20,90 +21,9 @@
 #include <string.h>
 
 #define WIDEST_CURRENCY "CLF"   //  four decimals: checks any amount's syntax
-#define MAX_OPTIONS 16
-#define MAX_REPEATS 256
 
-//  The command line of one subcommand, taken apart.
-typedef struct {
-    const char *const *known;   //  options taking a value, NULL-ended
-    const char *values [MAX_OPTIONS];   //  value of known [i], or NULL
-    const char *repeats [MAX_REPEATS];  //  values of the repeatable option
-    int n_repeats;              //  how many
-    const char *positional [2]; //  arguments that are not options
-    int n_positional;           //  how many
-} s_args_t;
 
-//  Parses argv [2..] against `known`; `repeat` (may be NULL) may come
-//  more than once. Returns 0, or -1 after saying what is wrong.
-static int
-s_args (s_args_t *self, int argc, char **argv, const char *const *known,
-        const char *repeat)
-{
-    memset (self, 0, sizeof *self);
-    self->known = known;
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv [i];
-        if (strncmp (arg, "--", 2) != 0) {
-            if (self->n_positional >= 1) {
-                cli_fail ("unexpected argument '%s'", arg);
-                return -1;
-            }
-            self->positional [self->n_positional++] = arg;
-            continue;
-        }
-        const char *eq = strchr (arg, '=');
-        size_t len = eq ? (size_t) (eq - arg) : strlen (arg);
-        int index = -1;
-        for (int k = 0; known [k]; k++)
-            if (strlen (known [k]) == len && strncmp (known [k], arg, len) == 0)
-                index = k;
-        if (index < 0) {
-            cli_fail ("unknown option %.*s", (int) len, arg);
-            return -1;
-        }
-        const char *value = NULL;
-        if (eq)
-            value = eq + 1;
-        else if (i + 1 < argc)
-            value = argv [++i];
-        else {
-            cli_fail ("%s needs a value", arg);
-            return -1;
-        }
-        if (repeat && strcmp (known [index], repeat) == 0) {
-            if (self->n_repeats >= MAX_REPEATS) {
-                cli_fail ("%s: at most %d of them", repeat, MAX_REPEATS);
-                return -1;
-            }
-            self->repeats [self->n_repeats++] = value;
-        }
-        else if (self->values [index]) {
-            cli_fail ("%s is given twice", known [index]);
-            return -1;
-        }
-        else
-            self->values [index] = value;
-    }
-    return 0;
-}
 
-//  The value of an option, or NULL.
-static const char *
-s_get (const s_args_t *self, const char *name)
-{
-    for (int k = 0; self->known [k]; k++)
-        if (strcmp (self->known [k], name) == 0)
-            return self->values [k];
-    return NULL;
-}
-
-//  The value of an option, or "" (for optional text fields).
-static char *
-s_opt (const s_args_t *self, const char *name)
-{
-    const char *value = s_get (self, name);
-    return (char *) (value ? value : "");
-}
 
 static int
 s_check_date (const char *option, const char *text)
@@ -338,13 +258,12 @@ cmd_settlement (cli_t *cli, int argc, char **argv)
         "--amount", "--invoice", "--currency", "--expires", "--note", NULL
     };
     static const char *const no_options [] = { NULL };
-    s_args_t args;
+    cli_args_t args;
     int offer = argc >= 2 && strcmp (argv [1], "offer") == 0;
     int approve = argc >= 2 && strcmp (argv [1], "approve") == 0;
     if ((!offer && !approve)
-        || s_args (&args, argc, argv, offer ? offer_options : no_options,
-                   "--invoice") != 0
-        || args.n_positional != 1 || (offer && !s_get (&args, "--amount"))) {
+        || cli_args_parse (&args, argc, argv, 2, offer ? offer_options : no_options, "--invoice", 1) != 0
+        || args.n_positional != 1 || (offer && !cli_args_get (&args, "--amount"))) {
         s_settlement_usage ();
         return EXIT_USAGE;
     }
@@ -361,18 +280,18 @@ cmd_settlement (cli_t *cli, int argc, char **argv)
         return s_send (cli, &request, RECOUP__REPLY__RESULT_SETTLEMENT_APPROVE,
                        s_print_approve);
     }
-    const char *amount = s_get (&args, "--amount");
-    const char *currency = s_get (&args, "--currency");
+    const char *amount = cli_args_get (&args, "--amount");
+    const char *currency = cli_args_get (&args, "--currency");
     if (s_check_currency ("--currency", currency) != 0
         || s_amount ("--amount", amount, currency, 1, NULL) != 0
-        || s_check_date ("--expires", s_get (&args, "--expires")) != 0)
+        || s_check_date ("--expires", cli_args_get (&args, "--expires")) != 0)
         return EXIT_USAGE;
     Recoup__SettlementOfferRequest req = RECOUP__SETTLEMENT_OFFER_REQUEST__INIT;
     req.customer = (char *) args.positional [0];
     req.invoices = (char **) args.repeats;
     req.n_invoices = (size_t) args.n_repeats;
-    req.expires = s_opt (&args, "--expires");
-    req.note = s_opt (&args, "--note");
+    req.expires = cli_args_opt (&args, "--expires");
+    req.note = cli_args_opt (&args, "--note");
     int rc = cli_connect (cli);
     if (rc != 0)
         return rc;
@@ -411,10 +330,10 @@ int
 cmd_agency (cli_t *cli, int argc, char **argv)
 {
     static const char *const known [] = { "--agency", "--fee-percent", "--note", NULL };
-    s_args_t args;
+    cli_args_t args;
     if (argc < 2 || strcmp (argv [1], "refer") != 0
-        || s_args (&args, argc, argv, known, NULL) != 0 || args.n_positional != 1
-        || !s_get (&args, "--agency") || !s_get (&args, "--fee-percent")) {
+        || cli_args_parse (&args, argc, argv, 2, known, NULL, 1) != 0 || args.n_positional != 1
+        || !cli_args_get (&args, "--agency") || !cli_args_get (&args, "--fee-percent")) {
         cli_fail ("usage: recoup agency refer CUSTOMER --agency NAME "
                   "--fee-percent P [--note TEXT]\n"
                   "Hands the customer's open invoices to a collection agency "
@@ -423,11 +342,11 @@ cmd_agency (cli_t *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     Recoup__AgencyReferRequest req = RECOUP__AGENCY_REFER_REQUEST__INIT;
-    if (s_percent_bp ("--fee-percent", s_get (&args, "--fee-percent"), &req.fee_bp) != 0)
+    if (s_percent_bp ("--fee-percent", cli_args_get (&args, "--fee-percent"), &req.fee_bp) != 0)
         return EXIT_USAGE;
     req.customer = (char *) args.positional [0];
-    req.agency = (char *) s_get (&args, "--agency");
-    req.note = s_opt (&args, "--note");
+    req.agency = (char *) cli_args_get (&args, "--agency");
+    req.note = cli_args_opt (&args, "--note");
     int rc = cli_connect (cli);
     if (rc != 0)
         return rc;
@@ -471,12 +390,12 @@ cmd_writeoff (cli_t *cli, int argc, char **argv)
 {
     static const char *const request_options [] = { "--reason", NULL };
     static const char *const no_options [] = { NULL };
-    s_args_t args;
+    cli_args_t args;
     int ask = argc >= 2 && strcmp (argv [1], "request") == 0;
     int approve = argc >= 2 && strcmp (argv [1], "approve") == 0;
     if ((!ask && !approve)
-        || s_args (&args, argc, argv, ask ? request_options : no_options, NULL) != 0
-        || args.n_positional != 1 || (ask && !s_get (&args, "--reason"))) {
+        || cli_args_parse (&args, argc, argv, 2, ask ? request_options : no_options, NULL, 1) != 0
+        || args.n_positional != 1 || (ask && !cli_args_get (&args, "--reason"))) {
         cli_fail ("usage: recoup writeoff request INVOICE --reason TEXT\n"
                   "       recoup writeoff approve ID\n"
                   "A manager's approval writes the invoice's balance off; money "
@@ -498,7 +417,7 @@ cmd_writeoff (cli_t *cli, int argc, char **argv)
     }
     Recoup__WriteOffRequest req = RECOUP__WRITE_OFF_REQUEST__INIT;
     req.invoice = (char *) args.positional [0];
-    req.reason = (char *) s_get (&args, "--reason");
+    req.reason = (char *) cli_args_get (&args, "--reason");
     int rc = cli_connect (cli);
     if (rc != 0)
         return rc;
@@ -558,25 +477,24 @@ cmd_credit (cli_t *cli, int argc, char **argv)
     static const char *const reference_options [] = {
         "--kind", "--name", "--result", "--date", "--note", NULL
     };
-    s_args_t args;
+    cli_args_t args;
     int check = argc >= 2 && strcmp (argv [1], "check") == 0;
     int reference = argc >= 2 && strcmp (argv [1], "reference") == 0;
     if ((!check && !reference)
-        || s_args (&args, argc, argv, check ? check_options : reference_options,
-                   NULL) != 0
+        || cli_args_parse (&args, argc, argv, 2, check ? check_options : reference_options, NULL, 1) != 0
         || args.n_positional != 1
-        || (check && (!s_get (&args, "--bureau") || !s_get (&args, "--score")
-                      || !s_get (&args, "--cost")))
-        || (reference && (!s_get (&args, "--kind") || !s_get (&args, "--name")
-                          || !s_get (&args, "--result")))) {
+        || (check && (!cli_args_get (&args, "--bureau") || !cli_args_get (&args, "--score")
+                      || !cli_args_get (&args, "--cost")))
+        || (reference && (!cli_args_get (&args, "--kind") || !cli_args_get (&args, "--name")
+                          || !cli_args_get (&args, "--result")))) {
         s_credit_usage ();
         return EXIT_USAGE;
     }
-    if (s_check_date ("--date", s_get (&args, "--date")) != 0)
+    if (s_check_date ("--date", cli_args_get (&args, "--date")) != 0)
         return EXIT_USAGE;
     Recoup__Request request = RECOUP__REQUEST__INIT;
     if (reference) {
-        const char *kind = s_get (&args, "--kind");
+        const char *kind = cli_args_get (&args, "--kind");
         if (strcmp (kind, "trade") != 0 && strcmp (kind, "bank") != 0) {
             cli_fail ("--kind must be trade or bank (got '%s')", kind);
             return EXIT_USAGE;
@@ -584,10 +502,10 @@ cmd_credit (cli_t *cli, int argc, char **argv)
         Recoup__CreditReferenceAddRequest req = RECOUP__CREDIT_REFERENCE_ADD_REQUEST__INIT;
         req.customer = (char *) args.positional [0];
         req.kind = (char *) kind;
-        req.name = (char *) s_get (&args, "--name");
-        req.result = (char *) s_get (&args, "--result");
-        req.on_date = s_opt (&args, "--date");
-        req.note = s_opt (&args, "--note");
+        req.name = (char *) cli_args_get (&args, "--name");
+        req.result = (char *) cli_args_get (&args, "--result");
+        req.on_date = cli_args_opt (&args, "--date");
+        req.note = cli_args_opt (&args, "--note");
         int rc = cli_connect (cli);
         if (rc != 0)
             return rc;
@@ -596,19 +514,19 @@ cmd_credit (cli_t *cli, int argc, char **argv)
         return s_send (cli, &request, RECOUP__REPLY__RESULT_CREDIT_REFERENCE_ADD,
                        s_print_reference);
     }
-    const char *cost = s_get (&args, "--cost");
-    const char *currency = s_get (&args, "--currency");
+    const char *cost = cli_args_get (&args, "--cost");
+    const char *currency = cli_args_get (&args, "--currency");
     long score;
-    if (s_number ("--score", s_get (&args, "--score"), 0, 9999, &score) != 0
+    if (s_number ("--score", cli_args_get (&args, "--score"), 0, 9999, &score) != 0
         || s_check_currency ("--currency", currency) != 0
         || s_amount ("--cost", cost, currency, 0, NULL) != 0)
         return EXIT_USAGE;
     Recoup__CreditCheckAddRequest req = RECOUP__CREDIT_CHECK_ADD_REQUEST__INIT;
     req.customer = (char *) args.positional [0];
-    req.bureau = (char *) s_get (&args, "--bureau");
+    req.bureau = (char *) cli_args_get (&args, "--bureau");
     req.score = (int32_t) score;
-    req.on_date = s_opt (&args, "--date");
-    req.note = s_opt (&args, "--note");
+    req.on_date = cli_args_opt (&args, "--date");
+    req.note = cli_args_opt (&args, "--note");
     int rc = cli_connect (cli);
     if (rc != 0)
         return rc;
