@@ -25,7 +25,7 @@
     needs nothing but recoup_common.
 
     Phone numbers are from the ranges regulators keep for fiction (US
-    555-01xx, Ofcom's drama numbers, ...), and mail domains end in
+    555-0100 to 0199, Ofcom's drama numbers, ...), and mail domains end in
     ".example" (RFC 2606): a demo that sends reminders reaches nobody.
 
     The streams are functions of (seed, row): the invoice stream picks a
@@ -276,7 +276,8 @@ static const place_t s_ca_places [] = {
     { "America/Halifax", "+1 902-555-01##", 6 },
     { "America/St_Johns", "+1 709-555-01##", 2 },
 };
-//  Ofcom's drama numbers: 020 7946 0000-0999 and 0xxx 496 0000-0999.
+//  Ofcom's drama numbers: 020 7946 0000-0999, and 496 0000-0999 after
+//  any other area code.
 static const place_t s_gb_places [] = {
     { "Europe/London", "+44 20 7946 0###", 40 },
     { "Europe/London", "+44 161 496 0###", 15 },
@@ -301,7 +302,8 @@ static const place_t s_se_places [] = {
     { "Europe/Stockholm", "+46 8 465 04 ##", 3 },
     { "Europe/Stockholm", "+46 31 390 06 ##", 1 },
 };
-//  ACMA: 02/07/08 5550 xxxx and 03 7010 xxxx for fiction.
+//  ACMA: 5550 0000-9999 after area codes 02, 07 and 08, and 7010 0000-9999
+//  after 03, for fiction.
 static const place_t s_au_places [] = {
     { "Australia/Sydney", "+61 2 5550 ####", 40 },
     { "Australia/Melbourne", "+61 3 7010 ####", 32 },
