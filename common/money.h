@@ -7,7 +7,8 @@
     ISO 4217 list one (published 2024-06-25) that have a minor unit, plus
     XCG (amendment 176, 2025) and the recently withdrawn ANG, HRK, SLL and
     ZWL, which old invoices still carry. Codes without a minor unit
-    (gold XAU, the IMF's XDR, "no currency" XXX, ...) are not money here and count as unknown.
+    (gold XAU, the IMF's XDR, "no currency" XXX, ...) are not money here
+    and count as unknown.
 
     Amounts written for people are parsed strictly: more decimals than
     the currency has is an error, never a rounding; so is anything that
