@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "accounts.h"
 #include "engine.h"
+#include "outbox.h"
 #include "flags.h"
 #include "resolution.h"
 #include "import.h"
@@ -116,6 +117,10 @@ static const command_t s_commands [] = {
       .roles = ROLES_READERS, .run = cmd_worklist },
     { .which = RECOUP__REQUEST__COMMAND_OUTBOX_LIST, .name = "outbox_list",
       .roles = DESK, .run = cmd_outbox_list },
+    { .which = RECOUP__REQUEST__COMMAND_OUTBOX_DUE, .name = "outbox_due",
+      .roles = DESK, .run = cmd_outbox_due },
+    { .which = RECOUP__REQUEST__COMMAND_OUTBOX_MARK, .name = "outbox_mark",
+      .roles = DESK, .writes = 1, .run = cmd_outbox_mark },
     { .which = RECOUP__REQUEST__COMMAND_FLAG_LIST, .name = "flag_list",
       .roles = ROLES_READERS, .run = cmd_flag_list },
     { .which = RECOUP__REQUEST__COMMAND_FLAG_ACK, .name = "flag_ack",
