@@ -1235,3 +1235,13 @@ cmd_account_show (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
     reply->account_show = result;
     return 0;
 }
+
+// ---------------------------------------------------------------- collection
+
+int
+accounts_collection_fill (cmdctx_t *ctx, Recoup__Account **accounts, size_t count,
+                          const char *ids, const char *as_of)
+{
+    (void) ctx, (void) accounts, (void) count, (void) ids, (void) as_of;
+    return 0;   //  scaffolding: to be written
+}

@@ -17,6 +17,14 @@
 //  failure.
 int accounts_evaluate (cmdctx_t *ctx, const char *as_of);
 
+//  Fills the `collection` of each of `count` accounts (loaded by
+//  ledger_accounts_load for the customers in `ids`, a PostgreSQL array
+//  literal, or every customer when NULL) as of `as_of`: stage, hold,
+//  cash-only, reason, pending promises, open disputes, flags not
+//  acknowledged. Returns 0 or -1 on a database error.
+int accounts_collection_fill (cmdctx_t *ctx, Recoup__Account **accounts, size_t count,
+                              const char *ids, const char *as_of);
+
 //  Handlers.
 command_fn cmd_promise_add, cmd_plan_add, cmd_dispute_open, cmd_dispute_resolve;
 command_fn cmd_account_reason, cmd_hold_place, cmd_hold_lift, cmd_account_show;

@@ -10,7 +10,7 @@
 #include "commands.h"
 #include "writer.h"
 
-command_fn cmd_engine_run, cmd_worklist, cmd_outbox_list;
+command_fn cmd_engine_run, cmd_worklist;
 
 //  The automatic daily run: when the business date has not been run
 //  yet, runs the engine for it (catching up the dates missed since the

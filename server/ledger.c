@@ -13,6 +13,7 @@
     Every change emits its own event, then one account.changed per
     customer touched, with the account as of the business date.           */
 #include "ledger.h"
+#include "accounts.h"
 #include "resolution.h"
 #include "../common/date.h"
 #include "../common/log.h"
@@ -366,7 +367,7 @@ ledger_accounts_load (cmdctx_t *ctx, const char *ids, const char *as_of,
         (*accounts) [i] = s_account_from_row (ctx, res, (int) i, as_of);
     *count = rows;
     PQclear (res);
-    return 0;
+    return accounts_collection_fill (ctx, *accounts, rows, ids, as_of);
 }
 
 int

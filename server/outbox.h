@@ -10,6 +10,6 @@
 
 #include "commands.h"
 
-command_fn cmd_outbox_due, cmd_outbox_mark;
+command_fn cmd_outbox_list, cmd_outbox_due, cmd_outbox_mark;
 
 #endif
