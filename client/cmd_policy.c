@@ -71,11 +71,11 @@ s_print_policy (const Recoup__Policy *policy)
     char err [POLICY_ERROR_MAX];
     if (policy_parse (policy->text, &parsed, &line, err, sizeof err) == 0) {
         printf ("terms         %s", parsed.terms_text);
-        if (strcmp (parsed.late_fee_kind, "monthly_percent") == 0)
-            printf (", late fee %d.%02d%% monthly", parsed.late_fee_bp / 100,
-                    parsed.late_fee_bp % 100);
-        else if (strcmp (parsed.late_fee_kind, "once") == 0)
-            printf (", late fee %s once", parsed.late_fee_amount);
+        if (strcmp (parsed.late_fee_kind, "percent") == 0)
+            printf (", late fee %d.%02d%% at %s", parsed.late_fee_bp / 100,
+                    parsed.late_fee_bp % 100, parsed.late_fee_at);
+        else if (strcmp (parsed.late_fee_kind, "fixed") == 0)
+            printf (", late fee %s at %s", parsed.late_fee_amount, parsed.late_fee_at);
         else
             printf (", no late fee");
         printf ("\ncontact       %02d:%02d-%02d:%02d customer's time%s; "

@@ -167,6 +167,20 @@ s_lower (char *text)
         *text = (char) tolower ((unsigned char) *text);
 }
 
+//  Strips blanks from both ends, in place.
+static void
+s_trim (char *text)
+{
+    char *start = text;
+    while (*start == ' ' || *start == '\t')
+        start++;
+    size_t len = strlen (start);
+    while (len > 0 && (start [len - 1] == ' ' || start [len - 1] == '\t'))
+        len--;
+    memmove (text, start, len);
+    text [len] = '\0';
+}
+
 //  Takes the next blank-separated word of *cursor into word [len]
 //  (lower-cased). Returns 0, or -1 when there is none or it is too long.
 static int
@@ -206,52 +220,51 @@ s_set_key (s_parse_t *self, int key, char *value)
             return s_fail (self, self->line, "default: %s", err);
         return 0;
     case K_LATE_FEE: {
+        //  none | AMOUNT at STEP[, STEP...] | PERCENT% at STEP[, STEP...]
         s_lower (value);
-        size_t len = strlen (value);
-        long long amount;
         if (strcmp (value, "none") == 0) {
             policy->late_fee_kind = "none";
             return 0;
         }
-        if (len > 8 && strcmp (value + len - 7, "monthly") == 0) {
-            char number [32];
-            snprintf (number, sizeof number, "%.*s", (int) (len - 7), value);
-            char *end = number + strlen (number);
-            while (end > number && (end [-1] == ' ' || end [-1] == '\t'))
-                *--end = '\0';
-            if (end > number && end [-1] == '%') {
-                *--end = '\0';
-                while (end > number && (end [-1] == ' ' || end [-1] == '\t'))
-                    *--end = '\0';
-                if (s_decimal (number, 2, &amount) == 0 && amount > 0
-                    && amount <= 2500) {
-                    policy->late_fee_kind = "monthly_percent";
-                    policy->late_fee_bp = (int) amount;
-                    return 0;
-                }
-            }
-            return s_fail (self, self->line, "late_fee: '%s' is not a monthly "
-                           "rate above 0%% and at most 25%% (e.g. 1.5%% monthly)",
-                           value);
+        size_t whole = strlen (value);
+        char *at = strstr (value, " at ");
+        if (!at && whole > 3 && strcmp (value + whole - 3, " at") == 0)
+            at = value + whole - 3;     //  "25.00 at" and no steps
+        if (!at)
+            return s_fail (self, self->line, "late_fee: write none, or a fee and the "
+                           "steps that charge it (25.00 at past_due_notice, or 1.5%% "
+                           "at second_notice, direct_notice), not '%s'", value);
+        *at = '\0';
+        char *number = value, *steps = at + 3;
+        s_trim (number);
+        s_trim (steps);
+        long long amount;
+        size_t len = strlen (number);
+        if (len > 1 && number [len - 1] == '%') {
+            number [len - 1] = '\0';
+            s_trim (number);
+            if (s_decimal (number, 2, &amount) != 0 || amount <= 0 || amount > 2500)
+                return s_fail (self, self->line, "late_fee: '%s%%' is not a rate "
+                               "above 0%% and at most 25%% (e.g. 1.5%%)", number);
+            policy->late_fee_kind = "percent";
+            policy->late_fee_bp = (int) amount;
         }
-        if (len > 5 && strcmp (value + len - 4, "once") == 0) {
-            char number [32];
-            snprintf (number, sizeof number, "%.*s", (int) (len - 4), value);
-            char *end = number + strlen (number);
-            while (end > number && (end [-1] == ' ' || end [-1] == '\t'))
-                *--end = '\0';
-            if (s_decimal (number, 3, &amount) == 0 && amount > 0) {
-                snprintf (policy->late_fee_amount, sizeof policy->late_fee_amount,
-                          "%.23s", number);
-                policy->late_fee_kind = "once";
-                return 0;
-            }
-            return s_fail (self, self->line, "late_fee: '%s' is not an amount "
-                           "above zero (e.g. 25.00 once)", number);
+        else {
+            if (s_decimal (number, 3, &amount) != 0 || amount <= 0)
+                return s_fail (self, self->line, "late_fee: '%s' is not an amount "
+                               "above zero (e.g. 25.00), or a rate (1.5%%)", number);
+            snprintf (policy->late_fee_amount, sizeof policy->late_fee_amount,
+                      "%.23s", number);
+            policy->late_fee_kind = "fixed";
         }
-        return s_fail (self, self->line, "late_fee: write none, a monthly rate "
-                       "(1.5%% monthly) or a fixed fee (25.00 once), not '%s'",
-                       value);
+        if (!*steps)
+            return s_fail (self, self->line, "late_fee: name the steps that charge "
+                           "it after 'at'");
+        snprintf (policy->late_fee_at, sizeof policy->late_fee_at, "%s", steps);
+        if (strlen (steps) >= sizeof policy->late_fee_at)
+            return s_fail (self, self->line, "late_fee: the list of steps is longer "
+                           "than %zu characters", sizeof policy->late_fee_at - 1);
+        return 0;
     }
     case K_HOURS: {
         char start [16] = "", end [16] = "";
@@ -607,6 +620,30 @@ policy_parse (const char *text, policy_t *policy, int *line, char *err,
             tone_step = step;
         }
     }
+
+    //  The steps that charge the late fee exist, each named once.
+    if (*policy->late_fee_at) {
+        char names [sizeof policy->late_fee_at];
+        memcpy (names, policy->late_fee_at, sizeof names);
+        for (char *name = strtok (names, ","); name; name = strtok (NULL, ",")) {
+            s_trim (name);
+            size_t i = 0;
+            while (i < policy->n_steps && strcmp (policy->steps [i].name, name) != 0)
+                i++;
+            if (i == policy->n_steps)
+                return s_fail (&self, self.key_line [K_LATE_FEE], "late_fee: there "
+                               "is no step '%s' in [steps]", name);
+            if (policy->steps [i].late_fee)
+                return s_fail (&self, self.key_line [K_LATE_FEE], "late_fee: step "
+                               "%s is named twice", name);
+            if (policy->steps [i].anchor [0] == 'i' || policy->steps [i].offset_days <= 0)
+                return s_fail (&self, self.key_line [K_LATE_FEE], "late_fee: step "
+                               "%s (line %d) is not after the due date: a late fee "
+                               "falls only on a late invoice", name,
+                               policy->steps [i].line);
+            policy->steps [i].late_fee = 1;
+        }
+    }
     return 0;
 }
 
@@ -623,11 +660,20 @@ policy_json (const policy_t *policy)
                    "\"discount_days\": %d, \"late_fee\": {\"kind\": \"%s\"",
                    policy->terms.days, policy->terms.discount_bp,
                    policy->terms.discount_days, policy->late_fee_kind);
-    if (strcmp (policy->late_fee_kind, "monthly_percent") == 0)
+    if (strcmp (policy->late_fee_kind, "percent") == 0)
         strbuf_printf (&out, ", \"basis_points\": %d", policy->late_fee_bp);
-    else if (strcmp (policy->late_fee_kind, "once") == 0) {
+    else if (strcmp (policy->late_fee_kind, "fixed") == 0) {
         strbuf_puts (&out, ", \"amount\": ");
         json_string (&out, policy->late_fee_amount);
+    }
+    if (strcmp (policy->late_fee_kind, "none") != 0) {
+        strbuf_puts (&out, ", \"steps\": [");
+        int listed = 0;
+        for (size_t i = 0; i < policy->n_steps; i++)
+            if (policy->steps [i].late_fee)
+                strbuf_printf (&out, "%s\"%s\"", listed++ ? ", " : "",
+                               policy->steps [i].name);
+        strbuf_puts (&out, "]");
     }
     strbuf_printf (&out, "}}, \"contact\": {\"hours_start\": \"%02d:%02d\", "
                    "\"hours_end\": \"%02d:%02d\", \"weekdays_only\": %s, "
@@ -701,15 +747,32 @@ policy_print_en (const policy_t *policy)
                        "total if we receive payment within %d days of the "
                        "invoice date.\n", pct, policy->terms.discount_days);
     }
-    if (strcmp (policy->late_fee_kind, "monthly_percent") == 0) {
-        s_percent (policy->late_fee_bp, pct, sizeof pct);
-        strbuf_printf (&out, "Late payment: a late fee of %s%% per month is "
-                       "charged on any amount not paid by its due date.\n", pct);
+    if (strcmp (policy->late_fee_kind, "none") != 0) {
+        char fee [48];
+        if (strcmp (policy->late_fee_kind, "percent") == 0) {
+            s_percent (policy->late_fee_bp, pct, sizeof pct);
+            snprintf (fee, sizeof fee, "%s%% of the amount then unpaid", pct);
+        }
+        else
+            snprintf (fee, sizeof fee, "%s", policy->late_fee_amount);
+        strbuf_printf (&out, "Late payment: where your agreement with us provides "
+                       "for late fees, a fee of %s is added to an invoice that is "
+                       "still unpaid ", fee);
+        int listed = 0, count = 0;
+        for (size_t i = 0; i < policy->n_steps; i++)
+            count += policy->steps [i].late_fee;
+        for (size_t i = 0; i < policy->n_steps; i++) {
+            if (!policy->steps [i].late_fee)
+                continue;
+            listed++;
+            strbuf_printf (&out, "%s%d day%s", listed == 1 ? ""
+                           : listed == count ? " and " : ", ",
+                           policy->steps [i].offset_days,
+                           policy->steps [i].offset_days == 1 ? "" : "s");
+        }
+        strbuf_printf (&out, " after its due date; each fee at most once per "
+                       "invoice.\n");
     }
-    else if (strcmp (policy->late_fee_kind, "once") == 0)
-        strbuf_printf (&out, "Late payment: a one-time late fee of %s is charged "
-                       "on an invoice not paid by its due date.\n",
-                       policy->late_fee_amount);
     else
         strbuf_puts (&out, "We do not charge late fees.\n");
 
@@ -768,7 +831,7 @@ const char policy_default_text [] =
     "\n"
     "[terms]\n"
     "default = net 30            # e.g. net 14, net 60, 2/10 net 30, due on receipt\n"
-    "late_fee = none             # or: 1.5% monthly, or: 25.00 once\n"
+    "late_fee = none             # or: 25.00 at past_due_notice, or: 1.5% at second_notice, direct_notice\n"
     "\n"
     "[contact]\n"
     "hours = 08:00-21:00         # in the customer's own time zone\n"

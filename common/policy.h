@@ -35,6 +35,7 @@ typedef struct {
                                     //  sales_flag, credit_hold, review (static)
     const char *tone;               //  friendly, firm, direct, final, or "" (static)
     const char *assignee;           //  auto, collector, manager, sales (static)
+    int late_fee;                   //  charges the policy's late fee
     char action [POLICY_ACTION_MAX];    //  what it asks, in words
     int line;                       //  line of the file it is on
 } policy_step_t;
@@ -43,9 +44,12 @@ typedef struct {
 typedef struct {
     char terms_text [TERMS_TEXT_MAX];   //  default terms, canonical ("net 30")
     terms_t terms;                  //  ... taken apart
-    const char *late_fee_kind;      //  "none", "monthly_percent", "once" (static)
-    int late_fee_bp;                //  monthly_percent: basis points (1.5% = 150)
-    char late_fee_amount [24];      //  once: amount as written, "25.00"
+    const char *late_fee_kind;      //  "none", "fixed", "percent" (static)
+    int late_fee_bp;                //  percent: basis points of the open
+                                    //  balance (1.5% = 150)
+    char late_fee_amount [24];      //  fixed: amount as written, "25.00", in
+                                    //  the invoice's currency
+    char late_fee_at [512];         //  the steps that charge it, as written
     int hours_start;                //  contact window start, minutes after midnight
     int hours_end;                  //  ... end (after start; 24:00 allowed)
     int weekdays_only;              //  no contact on Saturday and Sunday

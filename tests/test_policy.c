@@ -222,8 +222,19 @@ test_parse_errors_more (void **state)
                         s_line_of ("weekdays_only"), "yes or no");
     expect_parse_error ("late_fee = none", "late_fee = 1.5% weekly",
                         s_line_of ("late_fee"), "late_fee");
-    expect_parse_error ("late_fee = none", "late_fee = 30% monthly",
+    expect_parse_error ("late_fee = none", "late_fee = 30% at second_notice",
                         s_line_of ("late_fee"), "at most 25%");
+    expect_parse_error ("late_fee = none", "late_fee = 25.0001 at second_notice",
+                        s_line_of ("late_fee"), "not an amount");
+    expect_parse_error ("late_fee = none", "late_fee = 25.00 at",
+                        s_line_of ("late_fee"), "name the steps");
+    expect_parse_error ("late_fee = none", "late_fee = 25.00 at second_notise",
+                        s_line_of ("late_fee"), "no step 'second_notise'");
+    expect_parse_error ("late_fee = none",
+                        "late_fee = 25.00 at second_notice, second_notice",
+                        s_line_of ("late_fee"), "named twice");
+    expect_parse_error ("late_fee = none", "late_fee = 25.00 at friendly_reminder",
+                        s_line_of ("late_fee"), "not after the due date");
     expect_parse_error ("default = net 30", "default = net thirty",
                         s_line_of ("default"), "default:");
     expect_parse_error ("floor_percent = 70", "floor_percent = 170",
@@ -256,7 +267,7 @@ test_parse_forgiving (void **state)
     (void) state;
     const char *text =
         "\r\n# tabs, CRLF, capitals, comments everywhere\r\n"
-        "[Terms]\r\n  default=2/10 Net 30\r\nlate_fee =  1.5 %  Monthly # ok\r\n"
+        "[Terms]\r\n  default=2/10 Net 30\r\nlate_fee =  1.5 %  AT late # ok\r\n"
         "[contact]\nhours = 09:00 - 17:30\nweekdays_only = YES\n"
         "attempt_gap_days=10\ncall_after_conversation_days = 0\n"
         "max_calls_per_7_days = 2\n\n[promises]\ngrace_days = 0\n"
@@ -269,8 +280,10 @@ test_parse_forgiving (void **state)
     if (policy_parse (text, &policy, &line, err, sizeof err) != 0)
         fail_msg ("line %d: %s", line, err);
     assert_string_equal (policy.terms_text, "2/10 net 30");
-    assert_string_equal (policy.late_fee_kind, "monthly_percent");
+    assert_string_equal (policy.late_fee_kind, "percent");
     assert_int_equal (policy.late_fee_bp, 150);
+    assert_int_equal (policy.steps [0].late_fee, 0);
+    assert_int_equal (policy.steps [1].late_fee, 1);
     assert_int_equal (policy.hours_end, 17 * 60 + 30);
     assert_int_equal (policy.weekdays_only, 1);
     assert_int_equal (policy.settlement_floor_percent, 80);
@@ -281,7 +294,9 @@ test_parse_forgiving (void **state)
     assert_non_null (strstr (printed, "due 30 days after the invoice date (2/10 net 30)"));
     assert_non_null (strstr (printed, "deduct 2% of the invoice total if we receive "
                              "payment within 10 days"));
-    assert_non_null (strstr (printed, "1.5% per month"));
+    assert_non_null (strstr (printed, "a fee of 1.5% of the amount then unpaid is "
+                             "added to an invoice that is still unpaid 1 day after "
+                             "its due date"));
     assert_non_null (strstr (printed, "Monday to Friday"));
     free (printed);
     assert_int_equal (policy_parse ("", &policy, &line, err, sizeof err), -1);
@@ -469,7 +484,8 @@ static void
 test_load_makes_a_version (void **state)
 {
     (void) state;
-    char *text = s_variant ("late_fee = none", "late_fee = 1.5% monthly");
+    char *text = s_variant ("late_fee = none",
+                            "late_fee = 1.5% at second_notice, direct_notice");
     Recoup__Reply *reply = s_load (&s_manager, text);
     expect_result (reply, RECOUP__REPLY__RESULT_POLICY_LOAD);
     const Recoup__Policy *policy = reply->policy_load->policy;
@@ -482,6 +498,8 @@ test_load_makes_a_version (void **state)
     assert_int_equal (policy->steps [1]->offset_days, -3);
     assert_true (policy->loaded_us > 0);
     assert_non_null (strstr (policy->params_json, "\"basis_points\": 150"));
+    assert_non_null (strstr (policy->params_json,
+                             "\"steps\": [\"second_notice\", \"direct_notice\"]"));
     uint64_t seq = reply->policy_load->seq;
     assert_true (seq > 0);
     recoup__reply__free_unpacked (reply, NULL);
@@ -501,7 +519,7 @@ test_load_makes_a_version (void **state)
     snprintf (want, sizeof want, "%llu", (unsigned long long) seq);
     s_sql_equal (sql, want);
     //  The event carries the policy.
-    s_sql_equal ("SELECT position ('late_fee = 1.5% monthly'::bytea in body) > 0 "
+    s_sql_equal ("SELECT position ('late_fee = 1.5% at second_notice'::bytea in body) > 0 "
                  "FROM events "
                  "WHERE kind = 'policy.loaded' ORDER BY seq DESC LIMIT 1", "t");
 }
@@ -577,7 +595,9 @@ test_print (void **state)
     assert_int_equal (reply->policy_print->version, 2);
     const char *text = reply->policy_print->text;
     assert_non_null (strstr (text, "(net 30)"));
-    assert_non_null (strstr (text, "a late fee of 1.5% per month"));
+    assert_non_null (strstr (text, "a fee of 1.5% of the amount then unpaid is added "
+                             "to an invoice that is still unpaid 14 days and 30 days "
+                             "after its due date"));
     assert_non_null (strstr (text, "credit hold"));
     assert_non_null (strstr (text, "collection agency"));
     recoup__reply__free_unpacked (reply, NULL);
