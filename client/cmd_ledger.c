@@ -164,12 +164,12 @@ s_customer_currency (cli_t *cli, const char *ref, char currency [4])
 static const char *const s_customer_options [] = {
     "--name", "--email", "--phone", "--address", "--timezone", "--language",
     "--currency", "--terms", "--credit-limit", "--sales-rep", "--collector",
-    NULL
+    "--late-fees", NULL
 };
 //  The Customer field each option sets, in the same order.
 static const char *const s_customer_fields [] = {
     "name", "email", "phone", "address", "timezone", "language", "currency",
-    "terms", "credit_limit_minor", "sales_rep", "collector", NULL
+    "terms", "credit_limit_minor", "sales_rep", "collector", "late_fees", NULL
 };
 
 static void
@@ -192,6 +192,7 @@ s_print_customer (const Recoup__Customer *c)
     printf ("  time zone %s, language %s, sales rep %s, collector %s\n",
             c->timezone, c->language, *c->sales_rep ? c->sales_rep : "-",
             *c->collector ? c->collector : "-");
+    printf ("  late fees %s\n", c->late_fees ? "yes (the policy's)" : "no");
 }
 
 //  Days from a to b (dates as text), or 0 if either is not a date.
@@ -277,12 +278,13 @@ s_customer_usage (void)
     cli_fail ("usage: recoup customer add REF --name NAME [--email E] [--phone P]\n"
               "         [--address A] [--timezone TZ] [--language L] [--currency C]\n"
               "         [--terms T] [--credit-limit AMOUNT] [--sales-rep USER]\n"
-              "         [--collector USER]\n"
+              "         [--collector USER] [--late-fees yes|no]\n"
               "       recoup customer update REF [the same options: only those "
               "given change]\n"
               "       recoup customer show REF [--as-of DATE]\n"
               "--credit-limit is in --currency, else (add) the server's base "
-              "currency, (update) the customer's currency; 0 = no limit");
+              "currency, (update) the customer's currency; 0 = no limit\n"
+              "--late-fees yes: the customer's terms allow the policy's late fees");
 }
 
 static int
@@ -339,6 +341,11 @@ cmd_customer (cli_t *cli, int argc, char **argv)
     }
     const char *currency = cli_args_get (&args, "--currency");
     const char *limit = cli_args_get (&args, "--credit-limit");
+    const char *late_fees = cli_args_get (&args, "--late-fees");
+    if (late_fees && strcmp (late_fees, "yes") != 0 && strcmp (late_fees, "no") != 0) {
+        cli_fail ("--late-fees: write yes or no, not '%s'", late_fees);
+        return EXIT_USAGE;
+    }
     if (s_check_currency ("--currency", currency) != 0
         || (limit && s_amount ("--credit-limit", limit, currency, 0, NULL) != 0))
         return EXIT_USAGE;
@@ -349,8 +356,9 @@ cmd_customer (cli_t *cli, int argc, char **argv)
     char **slots [] = {
         &customer.name, &customer.email, &customer.phone, &customer.address,
         &customer.timezone, &customer.language, &customer.currency,
-        &customer.terms, NULL, &customer.sales_rep, &customer.collector
+        &customer.terms, NULL, &customer.sales_rep, &customer.collector, NULL
     };
+    customer.late_fees = late_fees && strcmp (late_fees, "yes") == 0;
     for (int k = 0; s_customer_options [k]; k++) {
         if (!args.values [k])
             continue;

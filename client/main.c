@@ -25,6 +25,7 @@ s_usage (FILE *out)
         "  customer add REF --name NAME [--email E] [--phone P] [--address A]\n"
         "           [--timezone TZ] [--language L] [--currency C] [--terms T]\n"
         "           [--credit-limit AMOUNT] [--sales-rep USER] [--collector USER]\n"
+        "           [--late-fees yes|no]\n"
         "  customer update REF [same options]\n"
         "  customer show REF [--as-of DATE]\n"
         "  invoice issue NUMBER --customer REF --amount AMOUNT [--currency C]\n"

@@ -144,6 +144,7 @@ ledger_customer_from_row (cmdctx_t *ctx, Recoup__Customer *customer,
     customer->credit_limit_minor = cmd_value_int (res, row, col + 9);
     customer->sales_rep = cmd_value (ctx, res, row, col + 10);
     customer->collector = cmd_value (ctx, res, row, col + 11);
+    customer->late_fees = PQgetvalue (res, row, col + 12) [0] == 't';
 }
 
 //  The accounts query, in two shapes that differ only in how they find
@@ -288,10 +289,10 @@ s_account_from_row (cmdctx_t *ctx, PGresult *res, int row, const char *as_of)
     ledger_customer_from_row (ctx, account->customer, res, row, 1);
     account->as_of = arena_strdup (ctx->arena, as_of);
     char **codes;
-    size_t n = s_parse_codes (ctx, PQgetvalue (res, row, 13), &codes);
+    size_t n = s_parse_codes (ctx, PQgetvalue (res, row, 14), &codes);
     if (n > 0) {
         int64_t *nums = arena_alloc (ctx->arena, n * 14 * sizeof *nums);
-        size_t got = s_parse_numbers (PQgetvalue (res, row, 14), nums, n * 14);
+        size_t got = s_parse_numbers (PQgetvalue (res, row, 15), nums, n * 14);
         if (got != n * 14)
             n = got / 14;
         account->aging = arena_alloc (ctx->arena, n * sizeof (void *) + 1);
@@ -310,10 +311,10 @@ s_account_from_row (cmdctx_t *ctx, PGresult *res, int row, const char *as_of)
             account->aging [account->n_aging++] = aging;
         }
     }
-    n = s_parse_codes (ctx, PQgetvalue (res, row, 15), &codes);
+    n = s_parse_codes (ctx, PQgetvalue (res, row, 16), &codes);
     if (n > 0) {
         int64_t *amounts = arena_alloc (ctx->arena, n * sizeof *amounts);
-        n = s_parse_numbers (PQgetvalue (res, row, 16), amounts, n);
+        n = s_parse_numbers (PQgetvalue (res, row, 17), amounts, n);
         account->unapplied = arena_alloc (ctx->arena, n * sizeof (void *) + 1);
         for (size_t i = 0; i < n; i++) {
             Recoup__Money *money = CMD_NEW (ctx, Recoup__Money, recoup__money__init);
@@ -388,8 +389,8 @@ ledger_emit_accounts (cmdctx_t *ctx, const char *ids)
 
 // ---------------------------------------------------------------- customers
 
-//  The customer columns handlers read: id, LEDGER_CUSTOMER_COLUMNS (1..12),
-//  then the terms taken apart (13..15).
+//  The customer columns handlers read: id, LEDGER_CUSTOMER_COLUMNS (1..13),
+//  then the terms taken apart (14..16).
 #define CUSTOMER_SELECT \
     "SELECT c.id, " LEDGER_CUSTOMER_COLUMNS ", c.terms_days, c.discount_bp, " \
     "c.discount_days FROM customers c "
@@ -407,7 +408,8 @@ enum {
     F_CREDIT_LIMIT = 1 << 8,
     F_SALES_REP = 1 << 9,
     F_COLLECTOR = 1 << 10,
-    F_ALL = (1 << 11) - 1
+    F_LATE_FEES = 1 << 11,
+    F_ALL = (1 << 12) - 1
 };
 
 static const struct {
@@ -419,6 +421,7 @@ static const struct {
     { "language", F_LANGUAGE }, { "currency", F_CURRENCY },
     { "terms", F_TERMS }, { "credit_limit_minor", F_CREDIT_LIMIT },
     { "sales_rep", F_SALES_REP }, { "collector", F_COLLECTOR },
+    { "late_fees", F_LATE_FEES },
 };
 #define FIELD_COUNT (sizeof s_fields / sizeof s_fields [0])
 
@@ -654,16 +657,17 @@ cmd_customer_create (cmdctx_t *ctx, const Recoup__Request *request,
         values.language, values.currency, values.terms,
         cmd_int (ctx, values.parsed.days), cmd_int (ctx, values.parsed.discount_bp),
         cmd_int (ctx, values.parsed.discount_days),
-        cmd_int (ctx, c->credit_limit_minor), c->sales_rep, c->collector
+        cmd_int (ctx, c->credit_limit_minor), c->sales_rep, c->collector,
+        c->late_fees ? "t" : "f"
     };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "INSERT INTO customers AS c (ref, name, email, phone, address, timezone,"
         " language, currency, terms, terms_days, discount_bp, discount_days,"
-        " credit_limit_minor, sales_rep, collector) "
+        " credit_limit_minor, sales_rep, collector, late_fees) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-        " nullif ($14, ''), nullif ($15, '')) "
+        " nullif ($14, ''), nullif ($15, ''), $16::boolean) "
         "ON CONFLICT (ref) DO NOTHING RETURNING c.id, " LEDGER_CUSTOMER_COLUMNS,
-        15, params);
+        16, params);
     if (!res)
         return -1;
     if (PQntuples (res) == 0) {
@@ -708,7 +712,7 @@ cmd_customer_update (cmdctx_t *ctx, const Recoup__Request *request,
                               "customer_update.fields", "unknown field '%.64s': "
                               "use name, email, phone, address, timezone, "
                               "language, currency, terms, credit_limit_minor, "
-                              "sales_rep or collector", name);
+                              "sales_rep, collector or late_fees", name);
         mask |= bit;
     }
     if (!mask)
@@ -747,6 +751,7 @@ cmd_customer_update (cmdctx_t *ctx, const Recoup__Request *request,
         IF_SET (F_TERMS, cmd_int (ctx, values.parsed.discount_days)),
         IF_SET (F_CREDIT_LIMIT, cmd_int (ctx, c->credit_limit_minor)),
         IF_SET (F_SALES_REP, c->sales_rep), IF_SET (F_COLLECTOR, c->collector),
+        IF_SET (F_LATE_FEES, c->late_fees ? "t" : "f"),
     };
 #undef IF_SET
     res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -764,8 +769,9 @@ cmd_customer_update (cmdctx_t *ctx, const Recoup__Request *request,
         "   ELSE nullif ($14, '') END,"
         " collector = CASE WHEN $15::text IS NULL THEN c.collector"
         "   ELSE nullif ($15, '') END,"
+        " late_fees = coalesce ($16::boolean, c.late_fees),"
         " updated_at = now () "
-        "WHERE c.id = $1 RETURNING c.id, " LEDGER_CUSTOMER_COLUMNS, 15, params);
+        "WHERE c.id = $1 RETURNING c.id, " LEDGER_CUSTOMER_COLUMNS, 16, params);
     if (!res)
         return -1;
     rc = s_customer_done (ctx, reply, "customer.updated", res, 1);
@@ -848,9 +854,9 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
     const char *customer_currency = cmd_value (ctx, cust, 0, 8);
     const char *customer_terms = cmd_value (ctx, cust, 0, 9);
     terms_t terms = {
-        .days = (int) cmd_value_int (cust, 0, 13),
-        .discount_bp = (int) cmd_value_int (cust, 0, 14),
-        .discount_days = (int) cmd_value_int (cust, 0, 15),
+        .days = (int) cmd_value_int (cust, 0, 14),
+        .discount_bp = (int) cmd_value_int (cust, 0, 15),
+        .discount_days = (int) cmd_value_int (cust, 0, 16),
     };
     PQclear (cust);
 

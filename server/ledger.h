@@ -34,7 +34,7 @@ int ledger_emit_accounts (cmdctx_t *ctx, const char *ids);
 #define LEDGER_CUSTOMER_COLUMNS \
     "c.ref, c.name, c.email, c.phone, c.address, c.timezone, c.language, " \
     "c.currency, c.terms, c.credit_limit_minor, coalesce(c.sales_rep, ''), " \
-    "coalesce(c.collector, '')"
+    "coalesce(c.collector, ''), c.late_fees"
 void ledger_customer_from_row (cmdctx_t *ctx, Recoup__Customer *customer,
                                PGresult *res, int row, int col);
 
