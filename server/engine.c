@@ -89,6 +89,7 @@ typedef struct {
     const char *pause;          //  "" or why dunning is paused on D
     const char *reason;         //  account reason ("" unknown)
     int on_hold;                //  account on credit hold now
+    int late_fees;              //  the customer's terms allow late fees
     const char *recorded;       //  ",step,step," already recorded
 } s_invoice_t;
 
@@ -99,7 +100,10 @@ typedef struct {
     int32_t due;                //  earliest date it fell on
     int skipped;                //  recorded skipped
     const char *why;            //  skipped: why; due: a note or ""
-    const s_invoice_t **invoices;   //  the invoices (arena)
+    s_invoice_t **invoices;     //  the invoices (arena)
+    int32_t *on;                //  ... the day the step fell on for each
+    char *fee_ok;               //  ... whether the step may charge its fee
+    int64_t *fees;              //  ... the fee charged by this action (0: none)
     size_t n_invoices;          //  used
 } s_group_t;
 
@@ -234,6 +238,19 @@ s_render (cmdctx_t *ctx, const s_group_t *group, int32_t date, const char **subj
         text = arena_printf (ctx->arena, "%s  %-20s %-10s  %18s  %s\n", text,
                              inv->number, s_iso (ctx, inv->due), with, days);
     }
+    int fee_lines = 0;
+    for (size_t i = 0; i < group->n_invoices; i++) {
+        if (!group->fees [i])
+            continue;
+        const s_invoice_t *inv = group->invoices [i];
+        char amount [MONEY_TEXT_MAX];
+        if (money_format (group->fees [i], inv->currency, amount, sizeof amount) != 0)
+            snprintf (amount, sizeof amount, "%" PRId64, group->fees [i]);
+        text = arena_printf (ctx->arena, "%s%sUnder our terms, a late fee of %s %s "
+                             "has been added to invoice %s; the amount due above "
+                             "includes it.\n", text, fee_lines++ ? "" : "\n", amount,
+                             inv->currency, inv->number);
+    }
     *body = arena_printf (ctx->arena,
         "%s\nIf there is a problem with any of these invoices, please reply to "
         "this message so that we can put it right.\n\nYours sincerely,\n"
@@ -299,10 +316,75 @@ s_unanswered_day (cmdctx_t *ctx, const s_invoice_t *inv, int n, const char *date
     return 0;
 }
 
+//  Charges the policy's late fee on each invoice of the group that may
+//  take it (fee_ok), at most once per invoice and step (the late_fees
+//  table's key): a `fee` entry dated the day the step fell on, with its
+//  entry.posted event; the invoice's balance and the group's fees grow
+//  by it. Returns what was charged or why not, for the action's note
+//  ("" when nothing), or NULL on a database failure.
+static const char *
+s_charge_fees (cmdctx_t *ctx, s_group_t *group, const policy_t *policy,
+               uint32_t version)
+{
+    const char *note = "";
+    if (strcmp (policy->late_fee_kind, "none") == 0)
+        return note;
+    for (size_t i = 0; i < group->n_invoices; i++) {
+        s_invoice_t *inv = group->invoices [i];
+        if (!group->fee_ok [i])
+            continue;
+        int64_t amount;
+        char err [120];
+        if (strcmp (policy->late_fee_kind, "percent") == 0)
+            //  Half up, in minor units; balances are positive here.
+            amount = (inv->balance * policy->late_fee_bp + 5000) / 10000;
+        else if (money_parse (policy->late_fee_amount, inv->currency, NULL, &amount,
+                              err, sizeof err) != 0) {
+            note = arena_printf (ctx->arena, "%s%slate fee %s not charged on %s: %s",
+                                 note, *note ? "; " : "", policy->late_fee_amount,
+                                 inv->number, err);
+            continue;
+        }
+        if (amount <= 0)
+            continue;
+        const char *params [] = {
+            inv->id, inv->customer_id, s_iso (ctx, group->on [i]),
+            arena_printf (ctx->arena, "%" PRId64, amount), inv->currency,
+            arena_printf (ctx->arena, "late fee: policy version %u, step %s", version,
+                          group->step->name),
+            group->step->name, arena_printf (ctx->arena, "%u", version)
+        };
+        PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+            "WITH fee AS (INSERT INTO entries (invoice_id, customer_id, kind, on_date, "
+            "  amount_minor, currency, memo, actor) "
+            "  SELECT $1::bigint, $2::bigint, 'fee', $3::date, $4::bigint, $5, $6, "
+            "  '" ENGINE_SERVER_USER "' WHERE NOT EXISTS (SELECT 1 FROM late_fees "
+            "  WHERE invoice_id = $1::bigint AND step = $7) RETURNING id) "
+            "INSERT INTO late_fees (invoice_id, step, entry_id, policy_version) "
+            "SELECT $1::bigint, $7, id, $8::int FROM fee RETURNING entry_id",
+            8, params);
+        if (!res)
+            return NULL;
+        const char *entry_id = PQntuples (res) == 1 ? s_col (ctx, res, 0, 0) : NULL;
+        PQclear (res);
+        if (!entry_id)
+            continue;
+        if (!ledger_emit_entry (ctx, entry_id))
+            return NULL;
+        inv->balance += amount;
+        group->fees [i] = amount;
+        cmd_money_t text = cmd_money (amount, inv->currency);
+        note = arena_printf (ctx->arena, "%s%slate fee %s charged on %s", note,
+                             *note ? "; " : "", text.text, inv->number);
+    }
+    return note;
+}
+
 //  Records the group's rows, its message, flag and event. 0 or -1.
 static int
 s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on,
-          uint32_t version, const char *manager, s_tally_t *tally)
+          const policy_t *policy, uint32_t version, const char *manager,
+          s_tally_t *tally)
 {
     const policy_step_t *step = group->step;
     const char *day = s_iso (ctx, date);
@@ -311,6 +393,11 @@ s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on
     const char *version_text = arena_printf (ctx->arena, "%u", version);
     uint64_t outbox_id = 0;
     const char *why = group->why;
+    const char *fees = s_charge_fees (ctx, group, policy, version);
+    if (!fees)
+        return -1;
+    if (*fees)
+        why = *why ? arena_printf (ctx->arena, "%s; %s", why, fees) : fees;
 
     //  The invoice numbers as a PostgreSQL array literal.
     const char *numbers = "{";
@@ -458,7 +545,7 @@ s_invoices (cmdctx_t *ctx, const char *day, s_invoice_t **out)
         "   WHEN s.reason IN ('dispute', 'complaint') "
         "      THEN 'reason ' || s.reason || ': dunning paused, routed to sales' "
         "   ELSE '' END, "
-        " coalesce (s.reason, ''), coalesce (s.on_hold, false), "
+        " coalesce (s.reason, ''), coalesce (s.on_hold, false), c.late_fees, "
         " ',' || coalesce ((SELECT string_agg (a.step, ',') FROM engine_actions a "
         "        WHERE a.invoice_id = o.invoice_id), '') || ',' "
         "FROM recoup_open_items ($1::date) o "
@@ -492,7 +579,8 @@ s_invoices (cmdctx_t *ctx, const char *day, s_invoice_t **out)
         inv->pause = s_col (ctx, res, r, 13);
         inv->reason = s_col (ctx, res, r, 14);
         inv->on_hold = PQgetvalue (res, r, 15) [0] == 't';
-        inv->recorded = s_col (ctx, res, r, 16);
+        inv->late_fees = PQgetvalue (res, r, 16) [0] == 't';
+        inv->recorded = s_col (ctx, res, r, 17);
     }
     PQclear (res);
     *out = invoices;
@@ -503,8 +591,8 @@ s_invoices (cmdctx_t *ctx, const char *day, s_invoice_t **out)
 //  date, making it when new.
 static void
 s_group_add (cmdctx_t *ctx, s_group_t **groups, size_t *count, size_t *cap,
-             const s_invoice_t *inv, const policy_step_t *step, int32_t due,
-             int skipped, const char *why)
+             s_invoice_t *inv, const policy_step_t *step, int32_t due,
+             int skipped, const char *why, int fee_ok)
 {
     s_group_t *group = NULL;
     for (size_t i = 0; i < *count && !group; i++) {
@@ -528,12 +616,26 @@ s_group_add (cmdctx_t *ctx, s_group_t **groups, size_t *count, size_t *cap,
                                .skipped = skipped, .why = why };
     }
     //  Invoices of one customer are few: grow one at a time.
-    const s_invoice_t **more = arena_alloc (ctx->arena,
-                                            (group->n_invoices + 1) * sizeof *more);
-    if (group->n_invoices)
-        memcpy (more, group->invoices, group->n_invoices * sizeof *more);
-    more [group->n_invoices++] = inv;
+    size_t n = group->n_invoices;
+    s_invoice_t **more = arena_alloc (ctx->arena, (n + 1) * sizeof *more);
+    int32_t *on = arena_alloc (ctx->arena, (n + 1) * sizeof *on);
+    char *fee_ok_more = arena_alloc (ctx->arena, n + 1);
+    int64_t *fees = arena_alloc (ctx->arena, (n + 1) * sizeof *fees);
+    if (n) {
+        memcpy (more, group->invoices, n * sizeof *more);
+        memcpy (on, group->on, n * sizeof *on);
+        memcpy (fee_ok_more, group->fee_ok, n);
+        memcpy (fees, group->fees, n * sizeof *fees);
+    }
+    more [n] = inv;
+    on [n] = due;
+    fee_ok_more [n] = (char) fee_ok;
+    fees [n] = 0;
     group->invoices = more;
+    group->on = on;
+    group->fee_ok = fee_ok_more;
+    group->fees = fees;
+    group->n_invoices = n + 1;
     if (due < group->due)
         group->due = due;
 }
@@ -619,7 +721,7 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
         s_group_t *groups = NULL;
         size_t n_groups = 0, cap_groups = 0;
         for (int k = 0; k < n; k++) {
-            const s_invoice_t *inv = &invoices [k];
+            s_invoice_t *inv = &invoices [k];
             //  Later steps first, so that an earlier step on a channel a
             //  later one takes over is seen as superseded.
             const char *taken [POLICY_STEPS_MAX];
@@ -665,8 +767,13 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
                         taken_by [n_taken++] = step->name;
                     }
                 }
+                //  A late fee only on the day its step falls, and only for
+                //  a step taken or skipped for the reason (not paused, not
+                //  passed over): no back fees over imported history.
+                int fee_ok = step->late_fee && inv->late_fees && on == date
+                             && !*inv->pause && !superseded;
                 s_group_add (ctx, &groups, &n_groups, &cap_groups, inv, step, on,
-                             skipped, why);
+                             skipped, why, fee_ok);
             }
         }
         //  In the policy's order within each customer: groups were made
@@ -678,8 +785,8 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
                               groups [g].first->customer_id) == 0)
                 end++;
             for (size_t i = end + 1; i-- > g; )
-                if (s_record (ctx, &groups [i], date, recorded_on, *version, manager,
-                              tally) != 0)
+                if (s_record (ctx, &groups [i], date, recorded_on, policy, *version,
+                              manager, tally) != 0)
                     return -1;
             g = end;
         }
@@ -798,9 +905,26 @@ cmd_engine_run (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
     result->summary = summary;
     result->n_actions = tally.n_actions;
     result->actions = tally.actions;
-    if (summary->dates)
+    if (summary->dates) {
+        //  Aging, days past due and stage move with the calendar: the
+        //  accounts with anything open, and those the run acted on, are
+        //  published as they stand on the business date, once per run.
+        char today [11];
+        ledger_business_date (today);
+        res = db_exec (ctx->db, PGRES_TUPLES_OK,
+            "SELECT '{' || coalesce (string_agg (id::text, ','), '') || '}' FROM "
+            "(SELECT customer_id AS id FROM recoup_open_items ($1::date) "
+            " UNION SELECT customer_id FROM engine_actions WHERE recorded_on = $2::date) x",
+            2, (const char *[]) { today, target_text });
+        if (!res)
+            return -1;
+        const char *ids = s_col (ctx, res, 0, 0);
+        PQclear (res);
+        if (strcmp (ids, "{}") != 0 && ledger_emit_accounts (ctx, ids) != 0)
+            return -1;
         result->seq = cmd_emit (ctx, "engine.ran", RECOUP__EVENT__BODY_ENGINE_RUN,
                                 summary);
+    }
     reply->result_case = RECOUP__REPLY__RESULT_ENGINE_RUN;
     reply->engine_run = result;
     return 0;

@@ -1232,21 +1232,27 @@ s_invoice_available (cmdctx_t *ctx, const char *invoice_id, const char *date,
 
 //  Emits entry.posted for entry `entry_id` and the account.changed of
 //  its customer; fills an EntryReply as `which`. Returns 0 or -1.
-static int
-s_entry_done (cmdctx_t *ctx, Recoup__Reply *reply, const char *entry_id,
-              const char *customer_id, Recoup__Reply__ResultCase which)
+Recoup__Entry *
+ledger_emit_entry (cmdctx_t *ctx, const char *entry_id)
 {
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
                              ENTRY_SELECT "WHERE e.id = $1", 1, &entry_id);
     if (!res)
-        return -1;
-    if (PQntuples (res) != 1) {
-        PQclear (res);
-        return -1;
-    }
-    Recoup__Entry *entry = s_entry_from_row (ctx, res, 0);
+        return NULL;
+    Recoup__Entry *entry = PQntuples (res) == 1 ? s_entry_from_row (ctx, res, 0) : NULL;
     PQclear (res);
-    cmd_emit (ctx, "entry.posted", RECOUP__EVENT__BODY_ENTRY, entry);
+    if (entry)
+        cmd_emit (ctx, "entry.posted", RECOUP__EVENT__BODY_ENTRY, entry);
+    return entry;
+}
+
+static int
+s_entry_done (cmdctx_t *ctx, Recoup__Reply *reply, const char *entry_id,
+              const char *customer_id, Recoup__Reply__ResultCase which)
+{
+    Recoup__Entry *entry = ledger_emit_entry (ctx, entry_id);
+    if (!entry)
+        return -1;
     if (ledger_emit_accounts (ctx, arena_printf (ctx->arena, "{%s}", customer_id)) != 0)
         return -1;
     Recoup__EntryReply *result = CMD_NEW (ctx, Recoup__EntryReply,

@@ -29,6 +29,10 @@ int ledger_accounts_load (cmdctx_t *ctx, const char *ids, const char *as_of,
 //  Returns 0 or -1.
 int ledger_emit_accounts (cmdctx_t *ctx, const char *ids);
 
+//  Emits entry.posted for the entry with id `entry_id` (text). Returns
+//  the Entry (arena), or NULL on a database error or no such entry.
+Recoup__Entry *ledger_emit_entry (cmdctx_t *ctx, const char *entry_id);
+
 //  Fills a Customer message from a row of
 //  LEDGER_CUSTOMER_COLUMNS starting at column `col`.
 #define LEDGER_CUSTOMER_COLUMNS \
