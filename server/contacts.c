@@ -584,31 +584,27 @@ s_check_attempt (cmdctx_t *ctx, const s_limits_t *limits, const char *customer_i
 
 // ---------------------------------------------------------------- contact_log
 
-//  contact_log: checks the request, the customer's preferences and the
-//  contact rules at `at`, appends the record to the chain and emits
-//  contact.logged.
 int
-cmd_contact_log (cmdctx_t *ctx, const Recoup__Request *request,
-                 Recoup__Reply *reply)
+contacts_record (cmdctx_t *ctx, Recoup__Reply *reply, const char *command,
+                 const contacts_entry_t *entry, Recoup__Contact **contact_out,
+                 uint64_t *seq, const char **warning_out)
 {
-    const Recoup__ContactLogRequest *req = request->contact_log;
-    if (!cmd_text (ctx, reply, "contact_log.customer", req->customer, 1, REF_MAX, 0)
-        || !s_enum (ctx, reply, "contact_log.channel", req->channel, s_channels)
-        || !s_enum (ctx, reply, "contact_log.direction", req->direction, s_directions)
-        || !s_enum (ctx, reply, "contact_log.outcome", req->outcome, s_outcomes)
-        || !cmd_text (ctx, reply, "contact_log.note", req->note, 0, NOTE_MAX, 1)
-        || !cmd_text (ctx, reply, "contact_log.override_reason", req->override_reason,
-                    0, REASON_MAX, 0))
-        return 0;
-    int64_t at_us = ctx->now_us;
-    if (*req->at) {
-        char err [200];
-        if (s_parse_time (req->at, &at_us, err, sizeof err) != 0)
-            return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
-                              "contact_log.at", "at: %s", err);
-    }
-    const char *at = arena_printf (ctx->arena, "%" PRId64, at_us);
-    const char *params [] = { req->customer, at, req->channel };
+    assert (command && entry && contact_out && seq && warning_out);
+    *contact_out = NULL;
+    *seq = 0;
+    *warning_out = "";
+    //  The callers checked these (contact_log from the request, outbox_mark
+    //  from its table); a value from elsewhere is refused, never trusted.
+    if (!s_member (entry->channel, s_channels)
+        || !s_member (entry->direction, s_directions)
+        || !s_member (entry->outcome, s_outcomes))
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT, command,
+                          "contact '%.40s' '%.40s' '%.40s' is not a channel, "
+                          "direction and outcome of the contact log", entry->channel,
+                          entry->direction, entry->outcome);
+    const char *field_customer = arena_printf (ctx->arena, "%s.customer", command);
+    const char *at = arena_printf (ctx->arena, "%" PRId64, entry->at_us);
+    const char *params [] = { entry->customer, at, entry->channel };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "SELECT c.id, c.ref, c.timezone, "
         " to_char (t.at AT TIME ZONE c.timezone, 'YYYY-MM-DD'), "
@@ -629,9 +625,8 @@ cmd_contact_log (cmdctx_t *ctx, const Recoup__Request *request,
         return -1;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND,
-                          "contact_log.customer", "there is no customer with ref '%s'",
-                          req->customer);
+        return cmd_error (ctx, reply, RECOUP__ERROR_CODE__NOT_FOUND, field_customer,
+                          "there is no customer with ref '%s'", entry->customer);
     }
     const char *customer_id = arena_strdup (ctx->arena, PQgetvalue (res, 0, 0));
     const char *ref = arena_strdup (ctx->arena, PQgetvalue (res, 0, 1));
@@ -645,18 +640,18 @@ cmd_contact_log (cmdctx_t *ctx, const Recoup__Request *request,
     s_limits_from_row (res, 8, &limits);
     PQclear (res);
 
-    int outbound = strcmp (req->direction, "out") == 0;
+    int outbound = strcmp (entry->direction, "out") == 0;
     s_broken_t broken = { "", "" };
     if (outbound) {
         if (cease)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__FORBIDDEN_BY_RULE,
-                              "contact_log", "cease_contact: %s asked us to stop all "
+                              command, "cease_contact: %s asked us to stop all "
                               "contact; an outbound contact cannot be recorded, and "
                               "this cannot be overridden", ref);
         if (opted_out)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__FORBIDDEN_BY_RULE,
-                              "contact_log", "opt_out: %s opted out of %s contact; "
-                              "this cannot be overridden", ref, req->channel);
+                              command, "opt_out: %s opted out of %s contact; "
+                              "this cannot be overridden", ref, entry->channel);
         if (s_check_quiet_hours (ctx, &limits, ref, tz, local_date, local_time,
                                  isodow, &broken) != 0)
             return -1;
@@ -668,25 +663,25 @@ cmd_contact_log (cmdctx_t *ctx, const Recoup__Request *request,
             return -1;
         int attempt = strcmp (PQgetvalue (res, 0, 0), "t") == 0;
         PQclear (res);
-        if (attempt && s_check_attempt (ctx, &limits, customer_id, ref, req->channel,
-                                        at_us, &broken) != 0)
+        if (attempt && s_check_attempt (ctx, &limits, customer_id, ref, entry->channel,
+                                        entry->at_us, &broken) != 0)
             return -1;
     }
     const char *warning = "";
     const char *reason = "";
     if (broken.names [0]) {
-        if (!*req->override_reason)
+        if (!*entry->override_reason)
             return cmd_error (ctx, reply, RECOUP__ERROR_CODE__FORBIDDEN_BY_RULE,
-                              "contact_log", "%s%s%s", broken.message,
+                              command, "%s%s%s", broken.message,
                               strchr (broken.names, ',') ? "; the contact also breaks: "
                               : "",
                               strchr (broken.names, ',') ? strchr (broken.names, ',') + 1
                               : "");
-        reason = req->override_reason;
+        reason = entry->override_reason;
         warning = arena_printf (ctx->arena, "overridden (%s): %s; reason: %s",
                                 broken.names, broken.message, reason);
     }
-    else if (*req->override_reason)
+    else if (*entry->override_reason)
         warning = "no contact rule forbids this contact: the override reason was "
                   "not recorded";
 
@@ -711,17 +706,17 @@ cmd_contact_log (cmdctx_t *ctx, const Recoup__Request *request,
     }
     PQclear (res);
     unsigned char hash [HASH_LEN];
-    s_contact_hash (prev, id, ref, req->channel, req->direction, req->outcome,
-                    req->note, at_us, ctx->user, reason, broken.names, hash);
+    s_contact_hash (prev, id, ref, entry->channel, entry->direction, entry->outcome,
+                    entry->note, entry->at_us, ctx->user, reason, broken.names, hash);
 
     Recoup__Contact *contact = CMD_NEW (ctx, Recoup__Contact, recoup__contact__init);
     contact->id = id;
     contact->customer = (char *) ref;
-    contact->channel = arena_strdup (ctx->arena, req->channel);
-    contact->direction = arena_strdup (ctx->arena, req->direction);
-    contact->outcome = arena_strdup (ctx->arena, req->outcome);
-    contact->note = arena_strdup (ctx->arena, req->note);
-    contact->at = (char *) s_iso_utc (ctx, at_us);
+    contact->channel = arena_strdup (ctx->arena, entry->channel);
+    contact->direction = arena_strdup (ctx->arena, entry->direction);
+    contact->outcome = arena_strdup (ctx->arena, entry->outcome);
+    contact->note = arena_strdup (ctx->arena, entry->note);
+    contact->at = (char *) s_iso_utc (ctx, entry->at_us);
     contact->logged_by = arena_strdup (ctx->arena, ctx->user);
     contact->override_reason = arena_strdup (ctx->arena, reason);
     contact->rule_overridden = arena_strdup (ctx->arena, broken.names);
@@ -730,8 +725,8 @@ cmd_contact_log (cmdctx_t *ctx, const Recoup__Request *request,
     contact->logged_us = ctx->now_us;
 
     const char *insert [] = {
-        arena_printf (ctx->arena, "%" PRIu64, id), customer_id, req->channel,
-        req->direction, req->outcome, req->note, at, ctx->user,
+        arena_printf (ctx->arena, "%" PRIu64, id), customer_id, entry->channel,
+        entry->direction, entry->outcome, entry->note, at, ctx->user,
         arena_printf (ctx->arena, "%" PRId64, ctx->now_us), reason, broken.names,
         contact->prev_hash, contact->hash
     };
@@ -744,11 +739,52 @@ cmd_contact_log (cmdctx_t *ctx, const Recoup__Request *request,
     if (!res)
         return -1;
     PQclear (res);
+    *contact_out = contact;
+    *seq = cmd_emit (ctx, "contact.logged", RECOUP__EVENT__BODY_CONTACT, contact);
+    *warning_out = warning;
+    return 0;
+}
 
+//  contact_log: checks the request, then records the contact through
+//  contacts_record (the customer's preferences and the contact rules at
+//  `at`, the chain, contact.logged).
+int
+cmd_contact_log (cmdctx_t *ctx, const Recoup__Request *request,
+                 Recoup__Reply *reply)
+{
+    const Recoup__ContactLogRequest *req = request->contact_log;
+    if (!cmd_text (ctx, reply, "contact_log.customer", req->customer, 1, REF_MAX, 0)
+        || !s_enum (ctx, reply, "contact_log.channel", req->channel, s_channels)
+        || !s_enum (ctx, reply, "contact_log.direction", req->direction, s_directions)
+        || !s_enum (ctx, reply, "contact_log.outcome", req->outcome, s_outcomes)
+        || !cmd_text (ctx, reply, "contact_log.note", req->note, 0, NOTE_MAX, 1)
+        || !cmd_text (ctx, reply, "contact_log.override_reason", req->override_reason,
+                    0, REASON_MAX, 0))
+        return 0;
+    int64_t at_us = ctx->now_us;
+    if (*req->at) {
+        char err [200];
+        if (s_parse_time (req->at, &at_us, err, sizeof err) != 0)
+            return cmd_error (ctx, reply, RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+                              "contact_log.at", "at: %s", err);
+    }
+    contacts_entry_t entry = {
+        .customer = req->customer, .channel = req->channel,
+        .direction = req->direction, .outcome = req->outcome, .note = req->note,
+        .at_us = at_us, .override_reason = req->override_reason,
+    };
+    Recoup__Contact *contact;
+    uint64_t seq;
+    const char *warning;
+    if (contacts_record (ctx, reply, "contact_log", &entry, &contact, &seq,
+                         &warning) != 0)
+        return -1;
+    if (reply->result_case == RECOUP__REPLY__RESULT_ERROR)
+        return 0;
     Recoup__ContactLogReply *result = CMD_NEW (ctx, Recoup__ContactLogReply,
                                                recoup__contact_log_reply__init);
     result->contact = contact;
-    result->seq = cmd_emit (ctx, "contact.logged", RECOUP__EVENT__BODY_CONTACT, contact);
+    result->seq = seq;
     result->warning = (char *) warning;
     reply->result_case = RECOUP__REPLY__RESULT_CONTACT_LOG;
     reply->contact_log = result;
@@ -1041,4 +1077,18 @@ contacts_rules_check (cmdctx_t *ctx, const char *customer_id, const char *channe
     snprintf (names, names_len, "%s", broken.names);
     snprintf (message, message_len, "%s", broken.message);
     return 0;
+}
+
+// ---------------------------------------------------------------- times, exposed
+
+int
+contacts_parse_time (const char *text, int64_t *us, char *err, size_t errlen)
+{
+    return s_parse_time (text, us, err, errlen);
+}
+
+const char *
+contacts_time_text (cmdctx_t *ctx, int64_t us)
+{
+    return s_iso_utc (ctx, us);
 }
