@@ -15,6 +15,7 @@
 #include "ledger.h"
 #include "accounts.h"
 #include "resolution.h"
+#include "resolution.h"
 #include "../common/date.h"
 #include "../common/log.h"
 #include "../common/money.h"
@@ -1193,6 +1194,12 @@ cmd_payment_post (cmdctx_t *ctx, const Recoup__Request *request,
     PQclear (res);
     cmd_emit (ctx, "payment.posted", RECOUP__EVENT__BODY_PAYMENT, payment);
     if (ledger_emit_accounts (ctx, arena_printf (ctx->arena, "{%s}", customer_id)) != 0)
+        return -1;
+    //  What the payment settles, at once rather than at the next daily
+    //  run: a promise kept, a settlement paid (the rest written off), a
+    //  recovery after a write-off.
+    const char *today = cmd_date_text (ctx, cmd_today ());
+    if (accounts_evaluate (ctx, today) < 0 || resolution_evaluate (ctx, today) < 0)
         return -1;
     Recoup__PaymentPostReply *result = CMD_NEW (ctx, Recoup__PaymentPostReply,
                                                 recoup__payment_post_reply__init);
