@@ -79,5 +79,6 @@ int cmd_engine (cli_t *cli, int argc, char **argv);       //  cmd_engine.c
 int cmd_worklist (cli_t *cli, int argc, char **argv);
 int cmd_outbox (cli_t *cli, int argc, char **argv);
 int cmd_flag (cli_t *cli, int argc, char **argv);         //  cmd_flags.c
+int cmd_dashboard (cli_t *cli, int argc, char **argv);    //  cmd_dashboard.c
 
 #endif

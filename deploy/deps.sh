@@ -3,7 +3,8 @@
 # and as a normal user (sudo, when it is there and allowed).
 
 RECOUP_BUILD_PACKAGES="gcc make cmake pkg-config protobuf-c-compiler
-    libprotobuf-c-dev libzmq3-dev libsodium-dev libpq-dev postgresql"
+    libprotobuf-c-dev libzmq3-dev libsodium-dev libpq-dev postgresql
+    libncurses-dev"
 RECOUP_TEST_PACKAGES="libcmocka-dev util-linux"
 
 # recoup_install_deps [extra packages...]
