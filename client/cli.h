@@ -77,7 +77,7 @@ int cmd_writeoff (cli_t *cli, int argc, char **argv);
 int cmd_credit (cli_t *cli, int argc, char **argv);
 int cmd_engine (cli_t *cli, int argc, char **argv);       //  cmd_engine.c
 int cmd_worklist (cli_t *cli, int argc, char **argv);
-int cmd_outbox (cli_t *cli, int argc, char **argv);
+int cmd_outbox (cli_t *cli, int argc, char **argv);       //  cmd_outbox.c
 int cmd_flag (cli_t *cli, int argc, char **argv);         //  cmd_flags.c
 int cmd_dashboard (cli_t *cli, int argc, char **argv);    //  cmd_dashboard.c
 

@@ -1,7 +1,8 @@
-/*  cmd_engine: `recoup engine run`, `recoup worklist` and `recoup outbox
-    list`: the daily engine, the actions due on a date, and the queued
-    messages. The worklist's --json is the documented array (PROTOCOL.md,
-    worklist), written here by hand rather than from the message.       */
+/*  cmd_engine: `recoup engine run` and `recoup worklist`: the daily
+    engine and the actions due on a date (the queued messages are
+    cmd_outbox.c's). The worklist's --json is the documented array
+    (PROTOCOL.md, worklist), written here by hand rather than from the
+    message.                                                            */
 #include "cli.h"
 #include "../common/date.h"
 
@@ -191,41 +192,6 @@ cmd_worklist (cli_t *cli, int argc, char **argv)
             for (size_t i = 0; i < w->n_items; i++)
                 s_action_text (w->items [i]);
         }
-        recoup__reply__free_unpacked (reply, NULL);
-    }
-    cli_close (cli);
-    return rc;
-}
-
-int
-cmd_outbox (cli_t *cli, int argc, char **argv)
-{
-    s_opts_t opts = { .names = { "--customer" }, .count = 1 };
-    if (argc < 2 || strcmp (argv [1], "list") != 0 || s_opts (cli, &opts, argc, argv, 2) != 0) {
-        fprintf (stderr, "usage: recoup outbox list [--customer REF] [--json]\n");
-        return EXIT_USAGE;
-    }
-    int rc = cli_connect (cli);
-    if (rc != 0)
-        return rc;
-    Recoup__OutboxListRequest req = RECOUP__OUTBOX_LIST_REQUEST__INIT;
-    req.customer = opts.values [0] ? (char *) opts.values [0] : "";
-    Recoup__Request request = RECOUP__REQUEST__INIT;
-    request.command_case = RECOUP__REQUEST__COMMAND_OUTBOX_LIST;
-    request.outbox_list = &req;
-    Recoup__Reply *reply = cli_call (cli, &request, RECOUP__REPLY__RESULT_OUTBOX_LIST, &rc);
-    if (reply) {
-        const Recoup__OutboxListReply *o = reply->outbox_list;
-        if (cli->json)
-            cli_print_json (&o->base);
-        else
-            for (size_t i = 0; i < o->n_messages; i++) {
-                const Recoup__OutboxMessage *m = o->messages [i];
-                printf ("#%" PRIu64 " %s %s %s to %s (%s, policy v%u)\nSubject: %s\n\n%s\n",
-                        m->id, m->business_date, m->channel, m->step, m->customer,
-                        *m->recipient ? m->recipient : "no recipient on file",
-                        m->policy_version, m->subject, m->body);
-            }
         recoup__reply__free_unpacked (reply, NULL);
     }
     cli_close (cli);

@@ -4,7 +4,7 @@
 
 RECOUP_BUILD_PACKAGES="gcc make cmake pkg-config protobuf-c-compiler
     libprotobuf-c-dev libzmq3-dev libsodium-dev libpq-dev postgresql
-    libncurses-dev"
+    libncurses-dev libcurl4-openssl-dev"
 RECOUP_TEST_PACKAGES="libcmocka-dev util-linux"
 
 # recoup_install_deps [extra packages...]
