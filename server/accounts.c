@@ -19,6 +19,7 @@
 #include "../common/json.h"
 #include "../common/money.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,31 @@ s_currency (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
     return 0;
 }
 
+// ---------------------------------------------------------------- touched
+
+void
+accounts_touch (cmdctx_t *ctx, accounts_touched_t *self, const char *customer_id)
+{
+    assert (self && customer_id && *customer_id);
+    const char *key = arena_printf (ctx->arena, ",%s,", customer_id);
+    if (!self->ids)
+        self->ids = key;
+    else if (!strstr (self->ids, key))
+        self->ids = arena_printf (ctx->arena, "%s%s,", self->ids, customer_id);
+}
+
+int
+accounts_touched_emit (cmdctx_t *ctx, accounts_touched_t *self)
+{
+    if (!self->ids)
+        return 0;
+    //  ",1,5," -> "{1,5}"
+    size_t len = strlen (self->ids);
+    const char *ids = arena_printf (ctx->arena, "{%.*s}", (int) (len - 2), self->ids + 1);
+    self->ids = NULL;
+    return ledger_emit_accounts (ctx, ids);
+}
+
 // ---------------------------------------------------------------- messages
 
 //  What a reason asks the collector to do next.
@@ -193,11 +219,13 @@ s_state_emit (cmdctx_t *ctx, const s_customer_t *customer, const char *change,
     return state;
 }
 
+//  Promises with their status as of $1. (OFFSET 0 keeps the grace days a
+//  subquery run once, rather than a function call in every row.)
 #define PROMISE_SELECT \
     "SELECT p.id, c.ref, p.amount_minor, p.currency, p.made_on, p.due_by, p.note, " \
     "p.made_by, s.status, s.paid, p.due_by + g.days " \
     "FROM promises p JOIN customers c ON c.id = p.customer_id " \
-    "CROSS JOIN (SELECT recoup_grace_days () AS days) g " \
+    "CROSS JOIN (SELECT recoup_grace_days () AS days OFFSET 0) g " \
     "CROSS JOIN LATERAL recoup_promise_status (p.id, $1::date, g.days) s "
 
 static Recoup__Promise *
@@ -345,10 +373,10 @@ s_dispute_load (cmdctx_t *ctx, const char *id, const char *as_of)
 
 //  Puts customer `customer_id` on credit hold and cash-only after a
 //  broken promise or plan (`why`), and emits account.state_changed when
-//  that changed anything. 0 or -1.
+//  that changed anything (and touches the customer). 0 or -1.
 static int
 s_hold_for_break (cmdctx_t *ctx, const char *customer_id, const char *change,
-                  const char *why)
+                  const char *why, accounts_touched_t *touched)
 {
     const char *params [] = { customer_id, why };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -366,6 +394,7 @@ s_hold_for_break (cmdctx_t *ctx, const char *customer_id, const char *change,
     PQclear (res);
     if (!changed)
         return 0;
+    accounts_touch (ctx, touched, customer_id);
     res = db_exec (ctx->db, PGRES_TUPLES_OK,
                    "SELECT id, ref, name, currency, coalesce (sales_rep, '') "
                    "FROM customers WHERE id = $1", 1, &customer_id);
@@ -381,6 +410,17 @@ s_hold_for_break (cmdctx_t *ctx, const char *customer_id, const char *change,
 
 int
 accounts_evaluate (cmdctx_t *ctx, const char *as_of)
+{
+    accounts_touched_t touched = { NULL };
+    int changes = accounts_evaluate_touching (ctx, as_of, &touched);
+    if (changes < 0 || accounts_touched_emit (ctx, &touched) != 0)
+        return -1;
+    return changes;
+}
+
+int
+accounts_evaluate_touching (cmdctx_t *ctx, const char *as_of,
+                            accounts_touched_t *touched)
 {
     if (!ctx->writer)
         return -1;
@@ -415,13 +455,17 @@ accounts_evaluate (cmdctx_t *ctx, const char *as_of)
                   RECOUP__EVENT__BODY_PROMISE, promise);
         changes++;
         if (!kept) {
+            //  Kept, it left the pending promises when its payment was
+            //  posted (that account.changed said so); broken, it left
+            //  them with the calendar, and the hold and flag are news.
+            accounts_touch (ctx, touched, customer_id);
             cmd_money_t amount = cmd_money (promise->amount_minor, promise->currency);
             const char *why = arena_printf (ctx->arena, "promise %" PRIu64 " to pay %s "
                                             "by %s was broken", promise->id,
                                             amount.text, promise->by);
-            if (s_hold_for_break (ctx, customer_id, "promise_broken", why) != 0
-                || flags_raise (ctx, strtoll (customer_id, NULL, 10), "broken_promise",
-                                id, why, NULL) != 0) {
+            if (s_hold_for_break (ctx, customer_id, "promise_broken", why, touched) != 0
+                || flags_raise_touching (ctx, strtoll (customer_id, NULL, 10),
+                                         "broken_promise", id, why, NULL, touched) != 0) {
                 PQclear (res);
                 return -1;
             }
@@ -457,9 +501,9 @@ accounts_evaluate (cmdctx_t *ctx, const char *as_of)
         changes++;
         const char *why = arena_printf (ctx->arena, "payment plan %s broken: the "
                                         "instalment due %s was missed", id, missed);
-        if (s_hold_for_break (ctx, customer_id, "plan_broken", why) != 0
-            || flags_raise (ctx, strtoll (customer_id, NULL, 10), "broken_plan", id,
-                            why, NULL) != 0) {
+        if (s_hold_for_break (ctx, customer_id, "plan_broken", why, touched) != 0
+            || flags_raise_touching (ctx, strtoll (customer_id, NULL, 10), "broken_plan",
+                                     id, why, NULL, touched) != 0) {
             PQclear (res);
             return -1;
         }
@@ -468,17 +512,19 @@ accounts_evaluate (cmdctx_t *ctx, const char *as_of)
     return changes;
 }
 
-//  Evaluates as of the business date at the end of a write handler.
+//  Evaluates as of the business date in a write handler, touching the
+//  customers it changes.
 static int
-s_evaluate (cmdctx_t *ctx)
+s_evaluate (cmdctx_t *ctx, accounts_touched_t *touched)
 {
-    return accounts_evaluate (ctx, s_today (ctx)) < 0 ? -1 : 0;
+    return accounts_evaluate_touching (ctx, s_today (ctx), touched) < 0 ? -1 : 0;
 }
 
 // ---------------------------------------------------------------- promises
 
 //  promise_add: a promise by a customer to pay an amount by a date.
-//  Emits promise.added (then whatever evaluation records).
+//  Emits promise.added, whatever evaluation records, then account.changed
+//  (the customer's, and any other customer's evaluation changed).
 int
 cmd_promise_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
 {
@@ -520,7 +566,9 @@ cmd_promise_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *r
     if (!promise)
         return -1;
     cmd_emit (ctx, "promise.added", RECOUP__EVENT__BODY_PROMISE, promise);
-    if (s_evaluate (ctx) != 0)
+    accounts_touched_t touched = { NULL };
+    accounts_touch (ctx, &touched, customer.id);
+    if (s_evaluate (ctx, &touched) != 0 || accounts_touched_emit (ctx, &touched) != 0)
         return -1;
     //  The reply shows it after evaluation (it may be broken already).
     promise = s_promise_load (ctx, id, today);
@@ -538,7 +586,7 @@ cmd_promise_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *r
 // ---------------------------------------------------------------- plans
 
 //  plan_add: instalments (date, amount) in one currency. Emits
-//  plan.added.
+//  plan.added, whatever evaluation records, then account.changed.
 int
 cmd_plan_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
 {
@@ -625,7 +673,10 @@ cmd_plan_add (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *repl
     if (!plan)
         return -1;
     cmd_emit (ctx, "plan.added", RECOUP__EVENT__BODY_PLAN, plan);
-    if (s_evaluate (ctx) != 0)
+    //  A plan itself is not in the collection; its break is (evaluation).
+    accounts_touched_t touched = { NULL };
+    accounts_touch (ctx, &touched, customer.id);
+    if (s_evaluate (ctx, &touched) != 0 || accounts_touched_emit (ctx, &touched) != 0)
         return -1;
     Recoup__PlanReply *result = CMD_NEW (ctx, Recoup__PlanReply, recoup__plan_reply__init);
     result->plan = s_plan_load (ctx, id, today);
@@ -665,7 +716,7 @@ s_dispute_reply (cmdctx_t *ctx, Recoup__Reply *reply, const char *id,
 
 //  dispute_open: a dispute on an invoice, routed to the customer's sales
 //  rep; dunning pauses on the invoice while it is open. Emits
-//  dispute.opened.
+//  dispute.opened, flag.raised, then account.changed.
 int
 cmd_dispute_open (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
 {
@@ -717,10 +768,11 @@ cmd_dispute_open (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
     cmd_emit (ctx, "dispute.opened", RECOUP__EVENT__BODY_DISPUTE, dispute);
     const char *why = arena_printf (ctx->arena, "invoice %s disputed: %s", number,
                                     open->reason);
-    if (flags_raise (ctx, strtoll (customer_id, NULL, 10), "dispute", number, why,
-                     NULL) != 0)
-        return -1;
-    if (s_evaluate (ctx) != 0)
+    accounts_touched_t touched = { NULL };
+    accounts_touch (ctx, &touched, customer_id);
+    if (flags_raise_touching (ctx, strtoll (customer_id, NULL, 10), "dispute", number,
+                              why, NULL, &touched) != 0
+        || s_evaluate (ctx, &touched) != 0 || accounts_touched_emit (ctx, &touched) != 0)
         return -1;
     return s_dispute_reply (ctx, reply, id, RECOUP__REPLY__RESULT_DISPUTE_OPEN);
 }
@@ -783,7 +835,8 @@ s_dispute_credit (cmdctx_t *ctx, Recoup__Reply *reply, const char *id,
 
 //  dispute_resolve: closes an open dispute with an outcome; credit_note
 //  posts a credit note on the invoice. Emits entry.posted (credit note),
-//  dispute.resolved, account.changed (credit note).
+//  dispute.resolved, then one account.changed (with or without a credit
+//  note: the dispute leaves the collection).
 int
 cmd_dispute_resolve (cmdctx_t *ctx, const Recoup__Request *request,
                      Recoup__Reply *reply)
@@ -869,10 +922,9 @@ cmd_dispute_resolve (cmdctx_t *ctx, const Recoup__Request *request,
     if (!dispute)
         return -1;
     cmd_emit (ctx, "dispute.resolved", RECOUP__EVENT__BODY_DISPUTE, dispute);
-    if (credit && ledger_emit_accounts (ctx, arena_printf (ctx->arena, "{%s}",
-                                                           customer_id)) != 0)
-        return -1;
-    if (s_evaluate (ctx) != 0)
+    accounts_touched_t touched = { NULL };
+    accounts_touch (ctx, &touched, customer_id);
+    if (s_evaluate (ctx, &touched) != 0 || accounts_touched_emit (ctx, &touched) != 0)
         return -1;
     return s_dispute_reply (ctx, reply, id, RECOUP__REPLY__RESULT_DISPUTE_RESOLVE);
 }
@@ -898,7 +950,7 @@ s_state_reply (cmdctx_t *ctx, Recoup__Reply *reply, Recoup__AccountState *state,
 }
 
 //  account_reason: why the customer does not pay. Emits
-//  account.state_changed (change "reason").
+//  account.state_changed (change "reason"), then account.changed.
 int
 cmd_account_reason (cmdctx_t *ctx, const Recoup__Request *request,
                     Recoup__Reply *reply)
@@ -928,7 +980,10 @@ cmd_account_reason (cmdctx_t *ctx, const Recoup__Request *request,
         return -1;
     PQclear (res);
     Recoup__AccountState *state = s_state_emit (ctx, &customer, "reason", ctx->user);
-    if (!state || s_evaluate (ctx) != 0)
+    accounts_touched_t touched = { NULL };
+    accounts_touch (ctx, &touched, customer.id);
+    if (!state || s_evaluate (ctx, &touched) != 0
+        || accounts_touched_emit (ctx, &touched) != 0)
         return -1;
     if (!(state = s_state_load (ctx, &customer)))
         return -1;
@@ -937,7 +992,7 @@ cmd_account_reason (cmdctx_t *ctx, const Recoup__Request *request,
 }
 
 //  hold_place: a credit hold with a reason. Emits account.state_changed
-//  (change "hold_placed").
+//  (change "hold_placed"), flag.raised, then account.changed.
 int
 cmd_hold_place (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
 {
@@ -948,7 +1003,8 @@ cmd_hold_place (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
         return rc;
     if (!cmd_text (ctx, reply, "hold_place.reason", place->reason, 1, NOTE_MAX, 1))
         return 0;
-    if (s_evaluate (ctx) != 0)
+    accounts_touched_t touched = { NULL };
+    if (s_evaluate (ctx, &touched) != 0)
         return -1;
     Recoup__AccountState *state = s_state_load (ctx, &customer);
     if (!state)
@@ -971,8 +1027,10 @@ cmd_hold_place (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
     //  One flag a day: a hold placed again another day is news again.
     const char *why = arena_printf (ctx->arena, "credit hold placed by %s: %s",
                                     ctx->user, place->reason);
-    if (flags_raise (ctx, strtoll (customer.id, NULL, 10), "hold", s_today (ctx), why,
-                     NULL) != 0)
+    accounts_touch (ctx, &touched, customer.id);
+    if (flags_raise_touching (ctx, strtoll (customer.id, NULL, 10), "hold",
+                              s_today (ctx), why, NULL, &touched) != 0
+        || accounts_touched_emit (ctx, &touched) != 0)
         return -1;
     s_state_reply (ctx, reply, state, RECOUP__REPLY__RESULT_HOLD_PLACE);
     return 0;
@@ -981,7 +1039,8 @@ cmd_hold_place (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
 //  hold_lift: lifts a credit hold. A manager (or admin) may always; a
 //  collector only under the policy's condition, the account paid in
 //  full. Cash-only clears with it when the account is paid in full.
-//  Emits account.state_changed (change "hold_lifted", hold_reason = why).
+//  Emits account.state_changed (change "hold_lifted", hold_reason = why),
+//  then account.changed.
 int
 cmd_hold_lift (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
 {
@@ -993,7 +1052,8 @@ cmd_hold_lift (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *rep
     if (!cmd_text (ctx, reply, "hold_lift.reason", lift->reason, 1, NOTE_MAX, 1))
         return 0;
     //  First record any break, so that lifting is not undone at once.
-    if (s_evaluate (ctx) != 0)
+    accounts_touched_t touched = { NULL };
+    if (s_evaluate (ctx, &touched) != 0)
         return -1;
     Recoup__AccountState *state = s_state_load (ctx, &customer);
     if (!state)
@@ -1033,8 +1093,73 @@ cmd_hold_lift (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *rep
     state->changed_by = (char *) ctx->user;
     state->hold_reason = lift->reason;
     cmd_emit (ctx, "account.state_changed", RECOUP__EVENT__BODY_ACCOUNT_STATE, state);
+    accounts_touch (ctx, &touched, customer.id);
+    if (accounts_touched_emit (ctx, &touched) != 0)
+        return -1;
     s_state_reply (ctx, reply, state, RECOUP__REPLY__RESULT_HOLD_LIFT);
     return 0;
+}
+
+// ---------------------------------------------------------------- stage
+
+//  Days past due and stage per customer: the one query behind both
+//  account_show and every Account's collection, so that the two agree.
+//  A customer's days past due are those of its oldest invoice open as
+//  of $1 (issued by then, balance from the entries dated by then above
+//  zero), past due then and without a dispute open then; its stage is
+//  the latest due-anchored step of the newest policy those days reach.
+//  $2 names the customers by ref (text[]); $3, beside each, a due date
+//  no invoice of the customer open as of $1 is older than, or NULL when
+//  that is not known. The bound only spares the walk through the paid
+//  history (collections take it from the aging buckets they already
+//  have): the first qualifying invoice in due order, through the index
+//  on (customer_id, due), ends each customer's walk. A customer with
+//  nothing past due has no row. Columns: ref, days past due, stage.
+static const char s_stage_sql [] =
+    "WITH steps AS MATERIALIZED ("
+    "  SELECT t.s ->> 'name' AS name, (t.s ->> 'offset_days')::int AS offset_days,"
+    "   coalesce ((t.s ->> 'day')::int, (t.s ->> 'offset_days')::int) AS day, t.n"
+    "  FROM policy_versions v,"
+    "   jsonb_array_elements (v.params -> 'steps') WITH ORDINALITY AS t (s, n)"
+    "  WHERE v.version = (SELECT max (version) FROM policy_versions)"
+    "   AND t.s ->> 'anchor' = 'due') "
+    "SELECT c.ref, o.dpd,"
+    " coalesce ((SELECT s.name FROM steps s WHERE s.offset_days <= o.dpd"
+    "            ORDER BY s.day DESC, s.n DESC LIMIT 1), '') "
+    "FROM unnest ($2::text[], $3::date[]) AS x (ref, since) "
+    "JOIN customers c ON c.ref = x.ref "
+    "CROSS JOIN LATERAL ("
+    "  SELECT $1::date - i.due AS dpd FROM invoices i"
+    "  WHERE i.customer_id = c.id AND i.due < $1::date"
+    "   AND i.due >= coalesce (x.since, '-infinity') AND i.issued <= $1::date"
+    "   AND i.amount_minor + coalesce ((SELECT sum (e.amount_minor) FROM entries e"
+    "        WHERE e.invoice_id = i.id AND e.on_date <= $1::date), 0) > 0"
+    "   AND NOT EXISTS (SELECT 1 FROM disputes d"
+    "        WHERE d.customer_id = c.id AND d.invoice_id = i.id"
+    "         AND d.opened <= $1::date AND (d.resolved IS NULL OR d.resolved > $1::date))"
+    "  ORDER BY i.due LIMIT 1) o";
+
+//  Appends `text` to the PostgreSQL array literal in `out` as one quoted
+//  element (after a comma unless it is the first).
+static void
+s_array_text (strbuf_t *out, const char *text, int first)
+{
+    strbuf_puts (out, first ? "\"" : ",\"");
+    for (const char *p = text; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            strbuf_append (out, "\\", 1);
+        strbuf_append (out, p, 1);
+    }
+    strbuf_puts (out, "\"");
+}
+
+//  Runs s_stage_sql as of `as_of` for the customers and bounds in the
+//  array literals `refs` and `since`. NULL on a database failure.
+static PGresult *
+s_stage_query (cmdctx_t *ctx, const char *as_of, const char *refs, const char *since)
+{
+    const char *params [] = { as_of, refs, since };
+    return db_exec (ctx->db, PGRES_TUPLES_OK, s_stage_sql, 3, params);
 }
 
 // ---------------------------------------------------------------- account_show
@@ -1126,24 +1251,18 @@ cmd_account_show (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
         result->balances [i] = balance;
     }
     PQclear (res);
-    //  Stage: the latest due-anchored step of the newest policy reached by
-    //  the oldest open invoice not in dispute.
-    res = db_exec (ctx->db, PGRES_TUPLES_OK,
-        "WITH o AS (SELECT max ($1::date - oi.due) AS dpd"
-        "           FROM recoup_open_items ($1::date, $2::bigint) oi"
-        "           WHERE oi.due < $1::date AND oi.invoice_id NOT IN"
-        "               (SELECT invoice_id FROM recoup_disputed ($1::date, $2::bigint))) "
-        "SELECT coalesce (o.dpd, 0),"
-        " coalesce ((SELECT t.s ->> 'name' FROM policy_versions v,"
-        "   jsonb_array_elements (v.params -> 'steps') WITH ORDINALITY AS t (s, n)"
-        "   WHERE v.version = (SELECT max (version) FROM policy_versions)"
-        "     AND t.s ->> 'anchor' = 'due' AND (t.s ->> 'offset_days')::int <= o.dpd"
-        "   ORDER BY coalesce ((t.s ->> 'day')::int, (t.s ->> 'offset_days')::int) DESC,"
-        "            t.n DESC LIMIT 1), '') FROM o", 2, params);
+    //  Stage and days past due, as every Account's collection has them.
+    strbuf_t refs;
+    strbuf_init (&refs);
+    strbuf_puts (&refs, "{");
+    s_array_text (&refs, customer.ref, 1);
+    strbuf_puts (&refs, "}");
+    res = s_stage_query (ctx, as_of, refs.data, "{NULL}");
+    strbuf_free (&refs);
     if (!res)
         return -1;
-    result->days_past_due = (int32_t) cmd_value_int (res, 0, 0);
-    result->stage = cmd_value (ctx, res, 0, 1);
+    result->days_past_due = PQntuples (res) ? (int32_t) cmd_value_int (res, 0, 1) : 0;
+    result->stage = PQntuples (res) ? cmd_value (ctx, res, 0, 2) : "";
     PQclear (res);
     if (!(result->state = s_state_load (ctx, &customer)))
         return -1;
@@ -1237,11 +1356,258 @@ cmd_account_show (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *
 }
 
 // ---------------------------------------------------------------- collection
+//
+//  Every Account carries its collection (accounts_collection_fill): one
+//  query per part for all the customers listed, never one per customer,
+//  since a snapshot holds every customer. Rows come back grouped by
+//  customer, and each customer's collection points into the one array
+//  of its part (arena memory; packing only reads it).
+
+//  A collection found by its customer's ref.
+typedef struct {
+    const char *ref;                        //  customer ref (borrowed)
+    Recoup__AccountCollection *collection;  //  the account's
+} s_slot_t;
+
+static int
+s_slot_compare (const void *a, const void *b)
+{
+    return strcmp (((const s_slot_t *) a)->ref, ((const s_slot_t *) b)->ref);
+}
+
+//  The collection of customer `ref`, or NULL (a customer that was not
+//  loaded: created after the accounts were read, in another transaction).
+static Recoup__AccountCollection *
+s_slot_find (const s_slot_t *slots, size_t count, const char *ref)
+{
+    s_slot_t key = { ref, NULL };
+    const s_slot_t *slot = bsearch (&key, slots, count, sizeof *slots, s_slot_compare);
+    return slot ? slot->collection : NULL;
+}
+
+//  The parts of a collection that are lists.
+typedef enum { S_PROMISES, S_DISPUTES, S_FLAGS } s_list_t;
+
+//  Points each customer's `list` at its run of `items` (grouped by
+//  customer; `ref_at (items, i)` is the ref of item i).
+static void
+s_attach (const s_slot_t *slots, size_t count, void **items, size_t n,
+          const char *(*ref_at) (void **items, size_t i), s_list_t list)
+{
+    size_t end;
+    for (size_t i = 0; i < n; i = end) {
+        const char *ref = ref_at (items, i);
+        for (end = i + 1; end < n && strcmp (ref_at (items, end), ref) == 0; end++)
+            ;
+        Recoup__AccountCollection *collection = s_slot_find (slots, count, ref);
+        if (!collection)
+            continue;
+        if (list == S_PROMISES) {
+            collection->promises = (Recoup__Promise **) items + i;
+            collection->n_promises = end - i;
+        }
+        else if (list == S_DISPUTES) {
+            collection->disputes = (Recoup__Dispute **) items + i;
+            collection->n_disputes = end - i;
+        }
+        else {
+            collection->flags = (Recoup__SalesFlag **) items + i;
+            collection->n_flags = end - i;
+        }
+    }
+}
+
+static const char *
+s_promise_ref (void **items, size_t i)
+{
+    return ((Recoup__Promise **) items) [i]->customer;
+}
+
+static const char *
+s_dispute_ref (void **items, size_t i)
+{
+    return ((Recoup__Dispute **) items) [i]->customer;
+}
+
+static const char *
+s_flag_ref (void **items, size_t i)
+{
+    return ((Recoup__SalesFlag **) items) [i]->customer;
+}
+
+//  How many days past due, at most, the open items of an account are,
+//  from its aging: 0 when nothing is past due, -1 when over 120.
+static int
+s_late_bound (const Recoup__Account *account)
+{
+    int bound = 0;
+    for (size_t k = 0; k < account->n_aging; k++) {
+        const Recoup__Aging *aging = account->aging [k];
+        const Recoup__AgingBucket *late [] = {
+            aging->d1_30, aging->d31_60, aging->d61_90, aging->d91_120, aging->over_120
+        };
+        static const int upto [] = { 30, 60, 90, 120, -1 };
+        for (int b = 4; b >= 0; b--)
+            if (late [b] && late [b]->count > 0) {
+                if (upto [b] < 0)
+                    return -1;
+                if (upto [b] > bound)
+                    bound = upto [b];
+                break;
+            }
+    }
+    return bound;
+}
+
+//  Stage and days past due of the accounts with anything past due (the
+//  others keep "" and 0). 0 or -1.
+static int
+s_fill_stage (cmdctx_t *ctx, Recoup__Account **accounts, size_t count,
+              const s_slot_t *slots, const char *as_of)
+{
+    int32_t day;
+    char err [128];
+    if (date_parse_iso (as_of, &day, err, sizeof err) != 0)
+        return -1;
+    strbuf_t refs, since;
+    strbuf_init (&refs);
+    strbuf_init (&since);
+    strbuf_puts (&refs, "{");
+    strbuf_puts (&since, "{");
+    size_t listed = 0;
+    for (size_t i = 0; i < count; i++) {
+        int bound = s_late_bound (accounts [i]);
+        if (bound == 0)
+            continue;
+        s_array_text (&refs, accounts [i]->customer->ref, listed == 0);
+        if (bound < 0)
+            strbuf_puts (&since, listed ? ",NULL" : "NULL");
+        else {
+            char date [DATE_ISO_LEN + 1];
+            date_format_iso (day - bound, date);
+            strbuf_printf (&since, "%s%s", listed ? "," : "", date);
+        }
+        listed++;
+    }
+    strbuf_puts (&refs, "}");
+    strbuf_puts (&since, "}");
+    PGresult *res = listed ? s_stage_query (ctx, as_of, refs.data, since.data) : NULL;
+    strbuf_free (&refs);
+    strbuf_free (&since);
+    if (!listed)
+        return 0;
+    if (!res)
+        return -1;
+    for (int row = 0; row < PQntuples (res); row++) {
+        Recoup__AccountCollection *collection = s_slot_find (slots, count,
+                                                             PQgetvalue (res, row, 0));
+        if (!collection)
+            continue;
+        collection->days_past_due = (int32_t) cmd_value_int (res, row, 1);
+        collection->stage = cmd_value (ctx, res, row, 2);
+    }
+    PQclear (res);
+    return 0;
+}
+
+//  `head` `column` = ANY (`param`::bigint[]) `tail`, or, when `ids` is
+//  NULL (every customer), `head` `param`::bigint[] IS NULL `tail`, in the
+//  arena. Two texts, so two prepared statements with a plan each: one
+//  generic plan for "$2 IS NULL OR column = ANY ($2)" would have to serve
+//  both the snapshot (a scan of everything) and one customer (an index).
+static const char *
+s_for_customers (cmdctx_t *ctx, const char *head, const char *column,
+                 const char *param, const char *tail, const char *ids)
+{
+    return ids ? arena_printf (ctx->arena, "%s%s = ANY (%s::bigint[])%s", head, column,
+                               param, tail)
+               : arena_printf (ctx->arena, "%s%s::bigint[] IS NULL%s", head, param, tail);
+}
+
+//  Hold, cash-only and reason as recorded (account_state keeps no
+//  history: as it is now, whatever the as-of date). 0 or -1.
+static int
+s_fill_state (cmdctx_t *ctx, const s_slot_t *slots, size_t count, const char *ids)
+{
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        s_for_customers (ctx, "SELECT c.ref, a.on_hold, a.hold_reason, a.cash_only,"
+                         " a.reason FROM account_state a"
+                         " JOIN customers c ON c.id = a.customer_id WHERE ",
+                         "a.customer_id", "$1", "", ids), 1, &ids);
+    if (!res)
+        return -1;
+    for (int row = 0; row < PQntuples (res); row++) {
+        Recoup__AccountCollection *collection = s_slot_find (slots, count,
+                                                             PQgetvalue (res, row, 0));
+        if (!collection)
+            continue;
+        collection->on_hold = PQgetvalue (res, row, 1) [0] == 't';
+        collection->hold_reason = cmd_value (ctx, res, row, 2);
+        collection->cash_only = PQgetvalue (res, row, 3) [0] == 't';
+        collection->reason = cmd_value (ctx, res, row, 4);
+    }
+    PQclear (res);
+    return 0;
+}
+
+//  Runs `sql` (parameters as_of, ids) and makes a message of each row
+//  with `make`, into an arena array. 0 or -1.
+static int
+s_fill_rows (cmdctx_t *ctx, const char *sql, const char *as_of, const char *ids,
+             s_row_fn *make, void ***items, size_t *n)
+{
+    const char *params [] = { as_of, ids };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK, sql, 2, params);
+    if (!res)
+        return -1;
+    *n = (size_t) PQntuples (res);
+    *items = arena_alloc (ctx->arena, (*n + 1) * sizeof **items);
+    for (size_t i = 0; i < *n; i++)
+        (*items) [i] = make (ctx, res, (int) i, as_of);
+    PQclear (res);
+    return 0;
+}
 
 int
 accounts_collection_fill (cmdctx_t *ctx, Recoup__Account **accounts, size_t count,
                           const char *ids, const char *as_of)
 {
-    (void) ctx, (void) accounts, (void) count, (void) ids, (void) as_of;
-    return 0;   //  scaffolding: to be written
+    if (count == 0)
+        return 0;
+    s_slot_t *slots = arena_alloc (ctx->arena, count * sizeof *slots);
+    for (size_t i = 0; i < count; i++) {
+        Recoup__AccountCollection *collection = CMD_NEW (ctx, Recoup__AccountCollection,
+                                                         recoup__account_collection__init);
+        accounts [i]->collection = collection;
+        slots [i].ref = accounts [i]->customer->ref;
+        slots [i].collection = collection;
+    }
+    qsort (slots, count, sizeof *slots, s_slot_compare);
+    if (s_fill_stage (ctx, accounts, count, slots, as_of) != 0
+        || s_fill_state (ctx, slots, count, ids) != 0)
+        return -1;
+    //  Pending promises, soonest first. Only one not past its deadline
+    //  can be pending, which spares the status of every older promise.
+    void **items;
+    size_t n;
+    if (s_fill_rows (ctx, s_for_customers (ctx, PROMISE_SELECT "WHERE ", "p.customer_id", "$2",
+                     " AND p.made_on <= $1::date AND p.due_by + g.days >= $1::date"
+                     " AND s.status = 'pending' "
+                     "ORDER BY p.customer_id, p.due_by, p.id", ids),
+                     as_of, ids, s_promise_row, &items, &n) != 0)
+        return -1;
+    s_attach (slots, count, items, n, s_promise_ref, S_PROMISES);
+    //  Disputes open as of as_of, oldest first.
+    if (s_fill_rows (ctx, s_for_customers (ctx, DISPUTE_SELECT "WHERE ", "d.customer_id", "$2",
+                     " AND d.opened <= $1::date"
+                     " AND (d.resolved IS NULL OR d.resolved > $1::date) "
+                     "ORDER BY d.customer_id, d.opened, d.id", ids),
+                     as_of, ids, s_dispute_row, &items, &n) != 0)
+        return -1;
+    s_attach (slots, count, items, n, s_dispute_ref, S_DISPUTES);
+    Recoup__SalesFlag **flags;
+    if (flags_open_load (ctx, ids, as_of, &flags, &n) != 0)
+        return -1;
+    s_attach (slots, count, (void **) flags, n, s_flag_ref, S_FLAGS);
+    return 0;
 }

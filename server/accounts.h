@@ -7,21 +7,51 @@
 
 #include "commands.h"
 
+//  The customers whose account a write command changed (its ledger or
+//  its collection state), so that each gets exactly one account.changed,
+//  after all of the command's own events: handlers touch customers as
+//  they change them and emit once at the end. Lives in the command's
+//  arena; starts as { NULL } (none).
+typedef struct {
+    const char *ids;            //  ",1,5,": customers.id between commas, or NULL
+} accounts_touched_t;
+
+//  Adds customer `customer_id` (customers.id as text) to `self`; a
+//  customer already in it is not added again.
+void accounts_touch (cmdctx_t *ctx, accounts_touched_t *self, const char *customer_id);
+
+//  Emits one account.changed per customer in `self` (ledger_emit_accounts)
+//  and empties it. Write commands only. Returns 0 or -1.
+int accounts_touched_emit (cmdctx_t *ctx, accounts_touched_t *self);
+
 //  Records what the ledger says as of `as_of` (YYYY-MM-DD) about promises
 //  and plans whose outcome is not recorded yet, once per promise or plan:
 //  promise.kept, promise.broken, plan.broken; a break also puts the
 //  customer on credit hold and cash-only (account.state_changed when
-//  that changed anything). Write commands only (ctx->writer set): the
-//  daily engine and every write handler of this module call it. Returns
-//  the number of promises and plans recorded, or -1 on a database
-//  failure.
+//  that changed anything) and raises a sales flag. Every customer whose
+//  collection that changed is added to `touched`, whose account.changed
+//  the caller emits. Write commands only (ctx->writer set): every write
+//  handler of this module calls it. Returns the number of promises and
+//  plans recorded, or -1 on a database failure.
+int accounts_evaluate_touching (cmdctx_t *ctx, const char *as_of,
+                                accounts_touched_t *touched);
+
+//  accounts_evaluate_touching, then the account.changed of the customers
+//  it changed (the daily engine calls it once per date it runs). Returns
+//  the number of promises and plans recorded, or -1.
 int accounts_evaluate (cmdctx_t *ctx, const char *as_of);
 
 //  Fills the `collection` of each of `count` accounts (loaded by
-//  ledger_accounts_load for the customers in `ids`, a PostgreSQL array
-//  literal, or every customer when NULL) as of `as_of`: stage, hold,
-//  cash-only, reason, pending promises, open disputes, flags not
-//  acknowledged. Returns 0 or -1 on a database error.
+//  ledger_accounts_load, ordered by ref, for the customers in `ids`, a
+//  PostgreSQL array literal of customers.id, or every customer when
+//  NULL) as of `as_of`, with a handful of queries for all of them:
+//  stage and days past due (as account_show computes them), hold,
+//  cash-only and reason as recorded in account_state (a break that
+//  evaluation has not recorded yet is not shown: account_show reports
+//  it with a notice), pending promises, open disputes and the flags not
+//  acknowledged (without their notes). Uses each account's aging to
+//  skip customers with nothing past due. Returns 0 or -1 on a database
+//  error.
 int accounts_collection_fill (cmdctx_t *ctx, Recoup__Account **accounts, size_t count,
                               const char *ids, const char *as_of);
 

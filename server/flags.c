@@ -7,9 +7,15 @@
     late) may simply ask again. It is addressed to the customer's sales
     rep at the time; a customer without one sends it to the collections
     lead, which is what managers see. Acknowledging is the rep's (or a
-    manager's) word that they have it in hand; notes are append-only.   */
+    manager's) word that they have it in hand; notes are append-only.
+
+    The open flags are part of every Account's collection (snapshots,
+    account.changed): raising one and acknowledging one change it, so
+    both are followed by the customer's account.changed. Notes are left
+    out of the collection (flag_list and the flag.* events carry them).  */
 #include "flags.h"
 #include "ledger.h"
+#include "../common/date.h"
 #include "../common/log.h"
 
 #include <assert.h>
@@ -179,7 +185,19 @@ int
 flags_raise (cmdctx_t *ctx, int64_t customer_id, const char *kind,
              const char *subject, const char *text, int *raised)
 {
-    assert (ctx && kind && subject && text);
+    accounts_touched_t touched = { NULL };
+    if (flags_raise_touching (ctx, customer_id, kind, subject, text, raised,
+                              &touched) != 0)
+        return -1;
+    return accounts_touched_emit (ctx, &touched);
+}
+
+int
+flags_raise_touching (cmdctx_t *ctx, int64_t customer_id, const char *kind,
+                      const char *subject, const char *text, int *raised,
+                      accounts_touched_t *touched)
+{
+    assert (ctx && kind && subject && text && touched);
     if (raised)
         *raised = 0;
     if (!ctx->writer) {
@@ -235,8 +253,48 @@ flags_raise (cmdctx_t *ctx, int64_t customer_id, const char *kind,
     if (!flag)
         return -1;
     cmd_emit (ctx, "flag.raised", RECOUP__EVENT__BODY_FLAG, flag);
+    accounts_touch (ctx, touched, customer);
     if (raised)
         *raised = 1;
+    return 0;
+}
+
+int
+flags_open_load (cmdctx_t *ctx, const char *ids, const char *as_of,
+                 Recoup__SalesFlag ***flags, size_t *count)
+{
+    //  acknowledged_on, not acknowledged_at: as of a business date. Two
+    //  statements, for every customer and for a list, so that each keeps
+    //  a plan of its own once prepared.
+    const char *params [] = { as_of, ids };
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK, ids
+        ? FLAG_SELECT "WHERE f.customer_id = ANY ($2::bigint[])"
+          " AND f.raised_on <= $1::date"
+          " AND (f.acknowledged_on IS NULL OR f.acknowledged_on > $1::date) "
+          "ORDER BY f.customer_id, f.raised_on, f.id"
+        : FLAG_SELECT "WHERE $2::bigint[] IS NULL"
+          " AND f.raised_on <= $1::date"
+          " AND (f.acknowledged_on IS NULL OR f.acknowledged_on > $1::date) "
+          "ORDER BY f.customer_id, f.raised_on, f.id", 2, params);
+    if (!res)
+        return -1;
+    *count = (size_t) PQntuples (res);
+    *flags = arena_alloc (ctx->arena, (*count + 1) * sizeof **flags);
+    int32_t day = 0;
+    char err [128];
+    int dated = date_parse_iso (as_of, &day, err, sizeof err) == 0;
+    for (size_t i = 0; i < *count; i++) {
+        Recoup__SalesFlag *flag = s_flag_from_row (ctx, res, (int) i);
+        //  Acknowledged after as_of: open then, for days_open too.
+        int32_t raised;
+        if (*flag->acknowledged_by && dated
+            && date_parse_iso (flag->raised_on, &raised, err, sizeof err) == 0) {
+            flag->acknowledged_by = flag->acknowledged_at = "";
+            flag->days_open = day > raised ? day - raised : 0;
+        }
+        (*flags) [i] = flag;
+    }
+    PQclear (res);
     return 0;
 }
 
@@ -357,7 +415,8 @@ s_flag_reply (cmdctx_t *ctx, Recoup__Reply *reply, uint64_t id, const char *kind
 }
 
 //  flag_ack (write): the rep (or a manager) has the flag in hand; once.
-//  Emits flag.acknowledged (its notes include the optional note).
+//  Emits flag.acknowledged (its notes include the optional note), then
+//  the customer's account.changed: the flag leaves its collection.
 int
 cmd_flag_ack (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
 {
@@ -385,12 +444,28 @@ cmd_flag_ack (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *repl
     PQclear (res);
     if (*ack->note && s_note_add (ctx, ack->id, ack->note) != 0)
         return -1;
-    return s_flag_reply (ctx, reply, ack->id, "flag.acknowledged",
-                         RECOUP__REPLY__RESULT_FLAG_ACK);
+    if (s_flag_reply (ctx, reply, ack->id, "flag.acknowledged",
+                      RECOUP__REPLY__RESULT_FLAG_ACK) != 0)
+        return -1;
+    //  The flag leaves the account's open flags: its account.changed.
+    res = db_exec (ctx->db, PGRES_TUPLES_OK,
+                   "SELECT customer_id FROM flags WHERE id = $1::bigint", 1, params);
+    if (!res)
+        return -1;
+    accounts_touched_t touched = { NULL };
+    if (PQntuples (res) == 1)
+        accounts_touch (ctx, &touched, cmd_value (ctx, res, 0, 0));
+    PQclear (res);
+    if (accounts_touched_emit (ctx, &touched) != 0)
+        return -1;
+    reply->flag_ack->seq = cmd_peek_seq (ctx) - 1;
+    return 0;
 }
 
 //  flag_note (write): context on a flag, from the rep, a collector or a
-//  manager (sales only on their own). Emits flag.noted.
+//  manager (sales only on their own). Emits flag.noted, and no
+//  account.changed: an account's collection carries its open flags
+//  without their notes, so a note changes nothing there.
 int
 cmd_flag_note (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
 {
