@@ -16,13 +16,17 @@
     unanswered" steps count it.
 
     outbox_due offers, by id, the emails that are not sent, have a
-    recipient and an invoice still open on the business date, whose last
-    failure is older than OUTBOX_RETRY_MINUTES times the failures so far
-    (at most OUTBOX_MAX_ATTEMPTS attempts: then the message stays failed
-    until a person deals with it), and whose customer the contact rules
-    let us email at `at`. At most one per customer per answer: sending
-    one makes a contact that the rules must see before judging the next
-    (the attempt gap), so the next one comes in a later answer.
+    recipient and an invoice still open on the business date, were
+    queued for a business date at most OUTBOX_STALE_DAYS before it (an
+    older reminder is stale: the next step of the policy has taken its
+    place), whose last failure is older than OUTBOX_RETRY_MINUTES times
+    the failures so far (at most OUTBOX_MAX_ATTEMPTS attempts: then the
+    message stays failed until a person deals with it), and whose
+    customer the contact rules let us email at `at`. At most one per
+    customer per answer: sending one makes a contact that the rules must
+    see before judging the next (the attempt gap), so the next one comes
+    in a later answer. What is not offered stays as it is (queued or
+    failed) for people to see, send by hand and mark.
 
     Delivery is at least once: a sender that dies between the SMTP
     server's acceptance and outbox_mark leaves the message queued, and
@@ -46,6 +50,7 @@
 
 #define OUTBOX_RETRY_MINUTES 15
 #define OUTBOX_MAX_ATTEMPTS 6
+#define OUTBOX_STALE_DAYS 7             //  the policy's steps are a week apart
 
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
@@ -220,6 +225,7 @@ cmd_outbox_due (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "SELECT " S_MESSAGE_COLUMNS " " S_MESSAGE_FROM
         "WHERE o.channel = 'email' AND o.recipient <> '' AND s.id IS NULL "
+        "AND o.business_date >= $2::date - " STRINGIFY (OUTBOX_STALE_DAYS) " "
         "AND d.attempts < " STRINGIFY (OUTBOX_MAX_ATTEMPTS) " "
         "AND (d.attempts = 0 OR d.retry_at <= " S_AT ("$1") ") "
         "AND EXISTS (SELECT 1 FROM recoup_open_items ($2::date, o.customer_id) x "

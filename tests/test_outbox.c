@@ -947,11 +947,35 @@ test_cease_and_opt_out (void **state)
                   RECOUP__ERROR_CODE__FORBIDDEN_BY_RULE, "outbox_mark", "opt_out");
 }
 
-//  A reminder about invoices paid since it was queued is not sent.
+//  A reminder about invoices paid since it was queued is not sent, nor
+//  one queued more than a week ago (stale: the next step took its place).
 static void
-test_paid_not_sent (void **state)
+test_not_offered (void **state)
 {
     (void) state;
+    s_customer ("stale", s_noon, "");
+    s_invoice ("STALE-1", "stale", -20, 10);
+    char *sql = NULL;
+    for (int age = 8; age >= 7; age--) {
+        free (sql);
+        sql = s_sql_text ("INSERT INTO outbox (customer_id, step, channel, invoices, "
+                          "recipient, subject, body, business_date, policy_version) "
+                          "SELECT id, 'friendly_reminder', 'email', '{STALE-1}', "
+                          "'stale@example.com', 'Reminder %d', E'Hello\n', '%s', 1 "
+                          "FROM customers WHERE ref = 'stale' RETURNING id", age,
+                          s_day (-age));
+    }
+    Recoup__Reply *reply = s_due (&s_collector, "", 1000);
+    int offered = 0;
+    for (size_t i = 0; i < reply->outbox_due->n_messages; i++)
+        if (strcmp (reply->outbox_due->messages [i]->customer, "stale") == 0) {
+            assert_int_equal (reply->outbox_due->messages [i]->id, strtoll (sql, NULL, 10));
+            offered++;
+        }
+    assert_int_equal (offered, 1);          //  the 7-day-old one, not the 8
+    recoup__reply__free_unpacked (reply, NULL);
+    free (sql);
+
     s_customer ("paid", s_noon, "");
     s_invoice ("PAID-1", "paid", -3, 27);
     recoup__reply__free_unpacked (s_engine (0), NULL);
@@ -1213,7 +1237,7 @@ main (void)
         cmocka_unit_test (test_send),
         cmocka_unit_test (test_quiet_hours),
         cmocka_unit_test (test_cease_and_opt_out),
-        cmocka_unit_test (test_paid_not_sent),
+        cmocka_unit_test (test_not_offered),
         cmocka_unit_test (test_smtp_failure),
         cmocka_unit_test (test_mark_errors),
         cmocka_unit_test (test_letter),

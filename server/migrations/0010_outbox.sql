@@ -27,8 +27,8 @@ CREATE UNIQUE INDEX outbox_deliveries_sent ON outbox_deliveries (outbox_id)
 -- The latest attempt of a message, and its count.
 CREATE INDEX outbox_deliveries_latest ON outbox_deliveries (outbox_id, id DESC);
 
--- The emails a sender may deliver, in queue order.
-CREATE INDEX outbox_email ON outbox (id) WHERE channel = 'email';
+-- The emails a sender may deliver: the recent ones (older ones are stale).
+CREATE INDEX outbox_email ON outbox (business_date, id) WHERE channel = 'email';
 
 CREATE TRIGGER outbox_deliveries_append_only BEFORE UPDATE OR DELETE
     ON outbox_deliveries FOR EACH ROW EXECUTE FUNCTION recoup_append_only();
