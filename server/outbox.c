@@ -228,8 +228,9 @@ cmd_outbox_due (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
         "AND o.business_date >= $2::date - " STRINGIFY (OUTBOX_STALE_DAYS) " "
         "AND d.attempts < " STRINGIFY (OUTBOX_MAX_ATTEMPTS) " "
         "AND (d.attempts = 0 OR d.retry_at <= " S_AT ("$1") ") "
-        "AND EXISTS (SELECT 1 FROM recoup_open_items ($2::date, o.customer_id) x "
-        "  JOIN invoices i ON i.id = x.invoice_id WHERE i.number = ANY (o.invoices)) "
+        "AND EXISTS (SELECT 1 FROM invoices i WHERE i.number = ANY (o.invoices) "
+        "  AND i.customer_id = o.customer_id AND i.issued <= $2::date "
+        "  AND recoup_invoice_balance (i.id, $2::date) > 0) "
         "ORDER BY o.id", 2, params);
     if (!res)
         return -1;
