@@ -574,6 +574,7 @@ typedef struct {
     long timeout_s;             //  --smtp-timeout
     strbuf_t text;              //  the message being sent
     size_t sent_octets;         //  how much of text libcurl has read
+    char refusal [512];         //  the server's last 4xx/5xx line, or ""
 } s_smtp_t;
 
 //  libcurl's read callback: the next part of the message.
@@ -586,6 +587,29 @@ s_smtp_read (char *buffer, size_t size, size_t nitems, void *arg)
     memcpy (buffer, self->text.data + self->sent_octets, n);
     self->sent_octets += n;
     return n;
+}
+
+//  libcurl's debug callback: keeps the server's last 4xx or 5xx reply
+//  line, to record why a message was refused in the server's words.
+//  Nothing we send is looked at (it holds the login).
+static int
+s_smtp_debug (CURL *handle, curl_infotype type, char *data, size_t size, void *arg)
+{
+    (void) handle;
+    s_smtp_t *self = (s_smtp_t *) arg;
+    if (type == CURLINFO_HEADER_IN && size >= 3 && (data [0] == '4' || data [0] == '5')) {
+        size_t len = size;
+        while (len > 0 && (data [len - 1] == '\r' || data [len - 1] == '\n'))
+            len--;
+        if (len >= sizeof self->refusal)
+            len = sizeof self->refusal - 1;
+        memcpy (self->refusal, data, len);
+        self->refusal [len] = '\0';
+        for (char *p = self->refusal; *p; p++)
+            if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                *p = ' ';
+    }
+    return 0;
 }
 
 //  Reads the SMTP password: the file's first line. 0, or -1 (printed).
@@ -640,6 +664,9 @@ s_smtp_open (s_smtp_t *self)
         curl_easy_setopt (c, CURLOPT_USERNAME, self->user);
         curl_easy_setopt (c, CURLOPT_PASSWORD, self->password);
     }
+    curl_easy_setopt (c, CURLOPT_DEBUGFUNCTION, s_smtp_debug);
+    curl_easy_setopt (c, CURLOPT_DEBUGDATA, self);
+    curl_easy_setopt (c, CURLOPT_VERBOSE, 1L);     //  to the callback only
     curl_easy_setopt (c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt (c, CURLOPT_READFUNCTION, s_smtp_read);
     curl_easy_setopt (c, CURLOPT_READDATA, self);
@@ -684,6 +711,7 @@ s_smtp_send (s_smtp_t *self, const char *recipient, char *err, size_t errlen,
         return -1;
     }
     self->sent_octets = 0;
+    self->refusal [0] = '\0';
     curl_easy_setopt (self->curl, CURLOPT_MAIL_FROM, envelope_from);
     curl_easy_setopt (self->curl, CURLOPT_MAIL_RCPT, rcpt);
     curl_easy_setopt (self->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) self->text.len);
@@ -696,8 +724,9 @@ s_smtp_send (s_smtp_t *self, const char *recipient, char *err, size_t errlen,
     curl_slist_free_all (rcpt);
     if (code == CURLE_OK)
         return 0;
-    snprintf (err, errlen, "%s (%s)", *curl_err ? curl_err : curl_easy_strerror (code),
-              curl_easy_strerror (code));
+    //  "RCPT failed: 550; the server said: 550 5.1.1 <a@b>: no such user"
+    snprintf (err, errlen, "%s%s%s", *curl_err ? curl_err : curl_easy_strerror (code),
+              *self->refusal ? "; the server said: " : "", self->refusal);
     //  The server answered this message's recipient or data with 4xx/5xx.
     int refused = (code == CURLE_SEND_ERROR || code == CURLE_WEIRD_SERVER_REPLY
                    || code == CURLE_RECV_ERROR)

@@ -64,6 +64,7 @@ typedef struct {
     sink_msg_t *msgs;           //  what was accepted, in order
     int n_msgs;                 //  how many
     char reject [256];          //  RCPT TO answered 550, "" none
+    char reject_data [256];     //  its data answered 554, "" none
     int sessions;               //  connections served
 } sink_t;
 
@@ -191,6 +192,13 @@ s_sink_session (void *arg)
                 break;
             }
             pthread_mutex_lock (&s_sink.lock);
+            if (*s_sink.reject_data && strcmp (rcpt, s_sink.reject_data) == 0) {
+                pthread_mutex_unlock (&s_sink.lock);
+                strbuf_free (&data);
+                s_sink_say (c->fd, "554 5.7.1 message refused: looks like spam\r\n");
+                n_rcpt = 0;
+                continue;
+            }
             if (s_sink.n_msgs < SINK_MAX) {
                 sink_msg_t *m = &s_sink.msgs [s_sink.n_msgs++];
                 snprintf (m->from, sizeof m->from, "%s", from);
@@ -298,6 +306,14 @@ s_sink_reject (const char *address)
 {
     pthread_mutex_lock (&s_sink.lock);
     snprintf (s_sink.reject, sizeof s_sink.reject, "%s", address);
+    pthread_mutex_unlock (&s_sink.lock);
+}
+
+static void
+s_sink_reject_data (const char *address)
+{
+    pthread_mutex_lock (&s_sink.lock);
+    snprintf (s_sink.reject_data, sizeof s_sink.reject_data, "%s", address);
     pthread_mutex_unlock (&s_sink.lock);
 }
 
@@ -1013,6 +1029,8 @@ test_smtp_failure (void **state)
     char *error = s_sql_text ("SELECT error FROM outbox_deliveries WHERE outbox_id = %"
                               PRId64 " AND status = 'failed'", id);
     assert_non_null (strstr (error, "RCPT failed: 550"));
+    assert_non_null (strstr (error, "the server said: 550 5.1.1 <bad@example.com>: "
+                                    "no such user here"));
     free (error);
     assert_int_equal (s_sql_int ("SELECT count (*) FROM contact_log l JOIN customers c ON "
                                  "c.id = l.customer_id WHERE c.ref = 'bad'"), 0);
@@ -1036,6 +1054,25 @@ test_smtp_failure (void **state)
     //  A person sent it by hand after all.
     s_run (&run, "outbox mark %" PRId64 " --sent", id);
     expect_run (&run, 0, "logged (email to bad)");
+
+    //  Refused after the data (a spam filter): the message's failure too;
+    //  the connection goes on serving the next message.
+    s_customer ("spam", s_noon, "");
+    s_customer ("fine", s_noon, "");
+    s_invoice ("SPAM-1", "spam", -3, 27);
+    s_invoice ("FINE-1", "fine", -3, 27);
+    recoup__reply__free_unpacked (s_engine (0), NULL);
+    s_sink_reject_data ("spam@example.com");
+    s_send (&run, "");
+    s_sink_reject_data ("");
+    expect_run (&run, 1, "1 sent, 1 failed");
+    assert_null (s_sink_find ("spam@example.com"));
+    assert_non_null (s_sink_find ("fine@example.com"));
+    error = s_sql_text ("SELECT d.error FROM outbox_deliveries d JOIN outbox o ON o.id = "
+                        "d.outbox_id JOIN customers c ON c.id = o.customer_id WHERE "
+                        "c.ref = 'spam'");
+    assert_non_null (strstr (error, "554 5.7.1 message refused"));
+    free (error);
 }
 
 //  outbox_mark refuses what is wrong, naming the field; roles.
