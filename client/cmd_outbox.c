@@ -738,7 +738,10 @@ s_smtp_send (s_smtp_t *self, const char *recipient, char *err, size_t errlen,
 
 //  The run's tally and its JSON.
 typedef struct {
-    int sent, failed, unrecorded, would_send;
+    int sent;                   //  handed over and recorded sent
+    int failed;                 //  refused by the SMTP server, recorded failed
+    int unrecorded;             //  outbox_mark refused or unanswered
+    int would_send;             //  --dry-run: offered by outbox_due
     strbuf_t json;              //  the messages' objects, comma-separated
 } s_tally_t;
 

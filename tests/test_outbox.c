@@ -72,9 +72,10 @@ static sink_t s_sink;
 
 //  A connection's read buffer.
 typedef struct {
-    int fd;
-    char buf [8192];
-    size_t len, pos;
+    int fd;                     //  the connection
+    char buf [8192];            //  bytes received, not yet read
+    size_t len;                 //  bytes in buf
+    size_t pos;                 //  the next byte to read
     int bare_lf;                //  set when a line ended in a bare LF
 } sink_conn_t;
 
