@@ -909,8 +909,8 @@ s_send (cli_t *cli, int argc, char **argv)
         rc = EXIT_USAGE;
     }
     else if (cli_args_get (&args, "--limit")
-             && !(limit = s_count (cli_args_get (&args, "--limit"), 100000))) {
-        cli_fail ("--limit wants a number from 1 to 100000");
+             && !(limit = s_count (cli_args_get (&args, "--limit"), 10000))) {
+        cli_fail ("--limit wants a number from 1 to 10000");
         rc = EXIT_USAGE;
     }
     else if (cli_args_get (&args, "--smtp-timeout")
@@ -941,7 +941,7 @@ s_send (cli_t *cli, int argc, char **argv)
     //  not tried twice.
     uint64_t *tried = calloc (limit, sizeof *tried);
     size_t n_tried = 0;
-    int stop = tried == NULL;
+    int stop = tried == NULL, due_failed = 0;
     if (!tried) {
         cli_fail ("out of memory");
         rc = EXIT_USAGE;
@@ -958,6 +958,7 @@ s_send (cli_t *cli, int argc, char **argv)
         Recoup__Reply *reply = s_due_call (cli, (uint32_t) page, "", &due_rc);
         if (!reply) {
             rc = due_rc;
+            due_failed = 1;
             break;
         }
         const Recoup__OutboxListReply *due = reply->outbox_due;
@@ -982,7 +983,9 @@ s_send (cli_t *cli, int argc, char **argv)
         if (fresh == 0 || dry_run)
             break;
     }
-    if (cli->json)
+    if (due_failed && n_tried == 0)
+        ;                       //  cli_call said why
+    else if (cli->json)
         printf ("{\"dry_run\":%s,\"sent\":%d,\"failed\":%d,\"unrecorded\":%d,"
                 "\"would_send\":%d,\"messages\":[%s]}\n", dry_run ? "true" : "false",
                 tally.sent, tally.failed, tally.unrecorded, tally.would_send,
