@@ -41,7 +41,7 @@
 
 #define USAGE \
     "usage: recoup dashboard [--rep USER | --mine] [--currency C] [--once] [--plain]\n" \
-    "                        [--json] [--limit N]\n" \
+    "                        [--json] [--limit N] [--sort past-due|days|stage]\n" \
     "  --rep USER   only the accounts of USER's customers (their sales rep)\n" \
     "  --mine       only the accounts of your own customers\n" \
     "  --currency C only amounts in currency C\n" \
@@ -49,6 +49,7 @@
     "  --plain      no full screen: print a new frame each time the view changes\n" \
     "  --json       frames as JSON objects, one per line\n" \
     "  --limit N    list at most N late accounts\n" \
+    "  --sort S     late accounts by past due (the default), days past due, or stage\n" \
     "keys (full screen): q quit, arrows/PgUp/PgDn scroll, r only the rep's / all,\n" \
     "s sort by past due, days past due, stage\n"
 
@@ -1585,12 +1586,13 @@ static int
 s_parse (dash_t *dash, int argc, char **argv, int *once, int *plain)
 {
     int mine = 0;
-    const char *rep = NULL, *currency = NULL, *limit = NULL;
+    const char *rep = NULL, *currency = NULL, *limit = NULL, *sort = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         const char **value = strcmp (arg, "--rep") == 0 ? &rep
                            : strcmp (arg, "--currency") == 0 ? &currency
-                           : strcmp (arg, "--limit") == 0 ? &limit : NULL;
+                           : strcmp (arg, "--limit") == 0 ? &limit
+                           : strcmp (arg, "--sort") == 0 ? &sort : NULL;
         if (value && i + 1 < argc && !*value)
             *value = argv [++i];
         else if (strncmp (arg, "--rep=", 6) == 0 && !rep)
@@ -1599,6 +1601,8 @@ s_parse (dash_t *dash, int argc, char **argv, int *once, int *plain)
             currency = arg + 11;
         else if (strncmp (arg, "--limit=", 8) == 0 && !limit)
             limit = arg + 8;
+        else if (strncmp (arg, "--sort=", 7) == 0 && !sort)
+            sort = arg + 7;
         else if (strcmp (arg, "--mine") == 0)
             mine = 1;
         else if (strcmp (arg, "--once") == 0)
@@ -1649,6 +1653,18 @@ s_parse (dash_t *dash, int argc, char **argv, int *once, int *plain)
             return EXIT_USAGE;
         }
         dash->limit = n;
+    }
+    if (sort) {
+        if (strcmp (sort, "past-due") == 0)
+            dash->sort = DASH_SORT_PAST_DUE;
+        else if (strcmp (sort, "days") == 0)
+            dash->sort = DASH_SORT_DAYS;
+        else if (strcmp (sort, "stage") == 0)
+            dash->sort = DASH_SORT_STAGE;
+        else {
+            cli_fail ("--sort wants past-due, days or stage, got '%s'", sort);
+            return EXIT_USAGE;
+        }
     }
     return 0;
 }
