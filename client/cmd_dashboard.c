@@ -138,6 +138,8 @@ typedef struct {
     char rep [64];              //  the customer's sales rep then ("" none)
     char text [256];            //  what happened, one line
     int fresh;                  //  a flag for the viewed rep, raised while watching
+    char due [72];              //  action.due: the customer ref, else ""
+    unsigned more;              //  action.due: later steps folded into this line
 } dash_line_t;
 
 //  One row of the late accounts table: an account's currency with
@@ -707,7 +709,23 @@ s_note_event (dash_t *dash, const Recoup__Event *event, int live)
     const char *rep;
     if (!s_describe (dash, event, text, sizeof text, &rep))
         return;
+    //  An engine run records several steps of one customer at once (a
+    //  catch-up): one line for them, the latest step with a count.
+    int due = event->body_case == RECOUP__EVENT__BODY_ACTION;
+    if (due && dash->n_lines) {
+        dash_line_t *last = &dash->lines [(dash->n_lines - 1) % DASH_EVENTS];
+        if (strcmp (last->due, event->action->customer) == 0) {
+            last->more++;
+            last->seq = event->seq;
+            last->at_us = event->at_us;
+            snprintf (last->text, sizeof last->text, "%.200s (+%u earlier step%s)", text,
+                      last->more, last->more == 1 ? "" : "s");
+            return;
+        }
+    }
     dash_line_t *line = &dash->lines [dash->n_lines++ % DASH_EVENTS];
+    snprintf (line->due, sizeof line->due, "%s", due ? event->action->customer : "");
+    line->more = 0;
     line->seq = event->seq;
     line->at_us = event->at_us;
     snprintf (line->rep, sizeof line->rep, "%s", rep ? rep : "");
