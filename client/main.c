@@ -62,6 +62,8 @@ s_usage (FILE *out)
         "  credit reference CUSTOMER --kind trade|bank --name N --result TEXT\n"
         "  flag list [--unacknowledged] [--rep USER|-] [--customer REF]\n"
         "  flag ack ID [--note TEXT] | flag note ID TEXT\n"
+        "  dashboard [--rep USER | --mine] [--currency C] [--once] [--plain] [--limit N]\n"
+        "           [--sort past-due|days|stage]   the late accounts, live\n"
         "  engine run [--as-of DATE]   the daily collections engine, catching up\n"
         "  worklist [--as-of DATE]     the actions due, contact rules applied\n"
         "  outbox list [--customer REF] [--status queued|sent|failed]\n"
