@@ -2,7 +2,10 @@
     a pipe, one event per line, gaps recovered by the sync agent. Each
     kind of body is printed the way a person reads it: users, notes,
     customers, invoices, payments with their allocations, ledger entries,
-    accounts (open items, overdue, unapplied cash) and imports.          */
+    accounts (open items, overdue, unapplied cash, and the collection
+    state: stage, hold, cash-only, what is pending or open) and imports.
+    With --json each event is the Event as JSON: an account's
+    `collection` object included.                                        */
 #include "cli.h"
 #include "../common/money.h"
 #include "../common/sync.h"
@@ -48,6 +51,31 @@ s_import_kind (Recoup__ImportKind kind)
         case RECOUP__IMPORT_KIND__IMPORT_PAYMENTS: return "payments";
         default: return "?";
     }
+}
+
+//  An account's collection state, on the account's line: "; stage
+//  first_call, 12 days past due, on hold, cash only, reason slow; 1
+//  promise pending, 0 disputes open, 2 flags open".
+static void
+s_print_collection (const Recoup__AccountCollection *c)
+{
+    printf ("; ");
+    if (*c->stage)
+        printf ("stage %s, ", c->stage);
+    if (c->days_past_due > 0)
+        printf ("%d day%s past due", c->days_past_due, c->days_past_due == 1 ? "" : "s");
+    else
+        printf ("nothing past due");
+    if (c->on_hold)
+        printf (", on hold");
+    if (c->cash_only)
+        printf (", cash only");
+    if (*c->reason)
+        printf (", reason %s", c->reason);
+    printf ("; %zu promise%s pending, %zu dispute%s open, %zu flag%s open",
+            c->n_promises, c->n_promises == 1 ? "" : "s",
+            c->n_disputes, c->n_disputes == 1 ? "" : "s",
+            c->n_flags, c->n_flags == 1 ? "" : "s");
 }
 
 //  The rest of the line for the ledger's events (customer, invoice,
@@ -135,6 +163,8 @@ s_print_ledger_body (const Recoup__Event *event)
                 printf ("%s%s", k ? ", " : "; unapplied ",
                         s_money (a->unapplied [k]->amount_minor,
                                  a->unapplied [k]->currency, m [0]));
+            if (a->collection)
+                s_print_collection (a->collection);
         }
         break;
     case RECOUP__EVENT__BODY_IMPORT_SUMMARY:

@@ -207,12 +207,57 @@ s_days_between (const char *a, const char *b)
     return (int) (db - da);
 }
 
+//  The account's collection state: one summary line, then its pending
+//  promises, open disputes and open sales flags, one line each.
+static void
+s_print_collection (const Recoup__AccountCollection *c)
+{
+    char m [MONEY_TEXT_MAX + 8];
+    printf ("\nCollection: ");
+    if (*c->stage)
+        printf ("stage %s, ", c->stage);
+    if (c->days_past_due > 0)
+        printf ("%d day%s past due", c->days_past_due, c->days_past_due == 1 ? "" : "s");
+    else
+        printf ("nothing past due");
+    if (c->on_hold)
+        printf (", ON HOLD%s%s%s", *c->hold_reason ? " (" : "", c->hold_reason,
+                *c->hold_reason ? ")" : "");
+    if (c->cash_only)
+        printf (", cash only");
+    if (*c->reason)
+        printf (", reason %s", c->reason);
+    printf ("; %zu promise%s pending, %zu dispute%s open, %zu flag%s open\n",
+            c->n_promises, c->n_promises == 1 ? "" : "s",
+            c->n_disputes, c->n_disputes == 1 ? "" : "s",
+            c->n_flags, c->n_flags == 1 ? "" : "s");
+    for (size_t i = 0; i < c->n_promises; i++) {
+        const Recoup__Promise *p = c->promises [i];
+        printf ("  promise %" PRIu64 ": %s by %s", p->id,
+                s_money (p->amount_minor, p->currency, m), p->by);
+        printf (", %s paid\n", s_money (p->paid_minor, p->currency, m));
+    }
+    for (size_t i = 0; i < c->n_disputes; i++) {
+        const Recoup__Dispute *d = c->disputes [i];
+        printf ("  dispute %" PRIu64 ": invoice %s since %s: %s\n", d->id, d->invoice,
+                d->opened, d->reason);
+    }
+    for (size_t i = 0; i < c->n_flags; i++) {
+        const Recoup__SalesFlag *f = c->flags [i];
+        printf ("  flag %" PRIu64 ": %s %s for %s, %d day%s open\n", f->id, f->kind,
+                f->subject, *f->rep ? f->rep : "the collections lead", f->days_open,
+                f->days_open == 1 ? "" : "s");
+    }
+}
+
 static void
 s_print_account (const Recoup__CustomerShowReply *show)
 {
     const Recoup__Account *account = show->account;
     char m [3][MONEY_TEXT_MAX + 8];
     s_print_customer (account->customer);
+    if (account->collection)
+        s_print_collection (account->collection);
     printf ("\naging as of %s\n", account->as_of);
     if (account->n_aging == 0)
         printf ("  nothing open\n");

@@ -1574,6 +1574,9 @@ accounts_collection_fill (cmdctx_t *ctx, Recoup__Account **accounts, size_t coun
 {
     if (count == 0)
         return 0;
+    //  Promises keep it: it must live as long as the reply (the caller's
+    //  may be on its stack).
+    as_of = arena_strdup (ctx->arena, as_of);
     s_slot_t *slots = arena_alloc (ctx->arena, count * sizeof *slots);
     for (size_t i = 0; i < count; i++) {
         Recoup__AccountCollection *collection = CMD_NEW (ctx, Recoup__AccountCollection,
