@@ -14,7 +14,13 @@
     agency_recoveries has them gross, fee and net). resolution_evaluate
     runs the three and emits the events; every settlement, agency and
     write-off command runs it after its own change, as of the business
-    date.                                                                 */
+    date.
+
+    An Account's collection (accounts.h: stage, hold, promises, disputes,
+    open flags) shows nothing of settlements, referrals or write-offs
+    themselves; they change it only through the ledger (an invoice
+    settled or written off leaves the stage), and s_finish then emits
+    one account.changed per customer touched, the collection included. */
 #include "resolution.h"
 #include "ledger.h"
 #include "../common/date.h"
