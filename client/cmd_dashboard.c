@@ -56,7 +56,9 @@
 #define DASH_BUCKETS 6          //  current, 1-30, 31-60, 61-90, 91-120, 120+
 #define DASH_EVENTS 64          //  recent events kept
 #define DASH_SHOWN 10           //  recent events shown
-#define DASH_HISTORY 500        //  events of the history read for them
+#define DASH_HISTORY 1000       //  events of the history read at a time for them
+#define DASH_HISTORY_WINDOWS 8  //  at most this many times
+#define DASH_HISTORY_PAGES 16   //  replies per window (each at most 2 MB)
 #define DASH_POLL_MS 100        //  longest wait for events between key reads
 
 static const char *s_bucket_text [DASH_BUCKETS] = {
@@ -1100,9 +1102,9 @@ s_text_table_head (strbuf_t *out)
     s_cell (out, "stage", 16, 0);
     strbuf_puts (out, " ");
     s_cell (out, "marks", 9, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, "reason", 10, 0);
-    strbuf_puts (out, "  P  D  F  rep\n");
+    strbuf_puts (out, "  P  D  F  ");
+    s_cell (out, "rep", 10, 0);
+    strbuf_puts (out, " reason\n");
 }
 
 //  One late row, one line.
@@ -1126,10 +1128,10 @@ s_text_row (const dash_row_t *row, strbuf_t *out)
     snprintf (text, sizeof text, "%s%s%s", a->on_hold ? "hold" : "",
               a->on_hold && a->cash_only ? "+" : "", a->cash_only ? "cash" : "");
     s_cell (out, *text ? text : "-", 9, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, *a->reason ? a->reason : "-", 10, 0);
-    strbuf_printf (out, " %2zu %2zu %2zu%s %s\n", a->n_promises, a->n_disputes, a->n_flags,
-                   a->fresh_flag ? "!" : " ", *a->sales_rep ? a->sales_rep : "-");
+    strbuf_printf (out, " %2zu %2zu %2zu%s ", a->n_promises, a->n_disputes, a->n_flags,
+                   a->fresh_flag ? "!" : " ");
+    s_cell (out, *a->sales_rep ? a->sales_rep : "-", 10, 0);
+    strbuf_printf (out, " %s\n", *a->reason ? a->reason : "-");
 }
 
 //  One recent event, one line.
@@ -1504,28 +1506,77 @@ s_policy (dash_t *dash, sync_t *sync, int timeout_ms)
     }
 }
 
+//  Replays the events after `after` up to `end` into pages (a reply may
+//  stop short of what was asked: the server caps its size). Returns the
+//  number of pages filled, 0 when the first call failed.
+static size_t
+s_history_window (sync_t *sync, uint64_t after, uint64_t end, int timeout_ms,
+                  Recoup__Reply **pages, size_t most)
+{
+    size_t n = 0;
+    while (after < end && n < most) {
+        Recoup__ReplayRequest replay = RECOUP__REPLAY_REQUEST__INIT;
+        replay.after = after;
+        replay.limit = (uint32_t) (end - after);
+        Recoup__Request request = RECOUP__REQUEST__INIT;
+        request.command_case = RECOUP__REQUEST__COMMAND_REPLAY;
+        request.replay = &replay;
+        char err [256];
+        int rc;
+        Recoup__Reply *reply = s_call (sync, &request, RECOUP__REPLY__RESULT_REPLAY,
+                                       timeout_ms, &rc, err, sizeof err);
+        if (!reply)
+            break;
+        pages [n++] = reply;
+        const Recoup__ReplayReply *r = reply->replay;
+        if (r->n_events == 0 || r->events [r->n_events - 1]->seq <= after)
+            break;              //  nothing more: never loop on a stuck reply
+        after = r->events [r->n_events - 1]->seq;
+    }
+    return n;
+}
+
 //  The recent events from the history before the snapshot, so that the
-//  view does not start empty. Failing to read them is not an error.
+//  view does not start empty. The history is read backwards in windows
+//  (an engine run ends with thousands of events the list leaves out)
+//  until enough of them are notable, then applied oldest first. Failing
+//  to read it is not an error.
 static void
 s_history (dash_t *dash, sync_t *sync, int timeout_ms)
 {
+    Recoup__Reply *pages [DASH_HISTORY_WINDOWS][DASH_HISTORY_PAGES];
+    size_t n_pages [DASH_HISTORY_WINDOWS] = { 0 };
+    size_t n_windows = 0, notable = 0;
     uint64_t until = sync_last_seq (sync);
-    Recoup__ReplayRequest replay = RECOUP__REPLAY_REQUEST__INIT;
-    replay.after = until > DASH_HISTORY ? until - DASH_HISTORY : 0;
-    replay.limit = DASH_HISTORY;
-    Recoup__Request request = RECOUP__REQUEST__INIT;
-    request.command_case = RECOUP__REQUEST__COMMAND_REPLAY;
-    request.replay = &replay;
-    char err [256];
-    int rc;
-    Recoup__Reply *reply = s_call (sync, &request, RECOUP__REPLY__RESULT_REPLAY, timeout_ms,
-                                   &rc, err, sizeof err);
-    if (!reply)
-        return;
-    for (size_t i = 0; i < reply->replay->n_events; i++)
-        if (reply->replay->events [i]->seq <= until)
-            s_note_event (dash, reply->replay->events [i], 0);
-    recoup__reply__free_unpacked (reply, NULL);
+    while (n_windows < DASH_HISTORY_WINDOWS && notable < DASH_SHOWN
+           && until > n_windows * DASH_HISTORY) {
+        uint64_t end = until - n_windows * DASH_HISTORY;
+        uint64_t after = end > DASH_HISTORY ? end - DASH_HISTORY : 0;
+        size_t w = n_windows;
+        n_pages [w] = s_history_window (sync, after, end, timeout_ms, pages [w],
+                                        DASH_HISTORY_PAGES);
+        if (n_pages [w] == 0)
+            break;
+        n_windows++;
+        for (size_t p = 0; p < n_pages [w]; p++)
+            for (size_t i = 0; i < pages [w][p]->replay->n_events; i++) {
+                char text [256];
+                const char *rep;
+                const Recoup__Event *event = pages [w][p]->replay->events [i];
+                if (event->seq <= end && s_describe (dash, event, text, sizeof text, &rep))
+                    notable++;
+            }
+    }
+    for (size_t w = n_windows; w-- > 0; ) {
+        uint64_t end = until - w * DASH_HISTORY;
+        for (size_t p = 0; p < n_pages [w]; p++) {
+            const Recoup__ReplayReply *replay = pages [w][p]->replay;
+            for (size_t i = 0; i < replay->n_events; i++)
+                if (replay->events [i]->seq <= end)
+                    s_note_event (dash, replay->events [i], 0);
+            recoup__reply__free_unpacked (pages [w][p], NULL);
+        }
+    }
 }
 
 //  An importer key is kept off the event stream at the handshake: wait

@@ -403,8 +403,8 @@ test_once_text (void **state)
     assert_true (dyna < acme && acme < bolt);
     assert_null (strstr (run.out, "\ncato "));
     //  acme: a dispute and its flag; bolt: a promise.
-    expect_has (acme, "  0  1  1  sam\n");
-    expect_has (bolt, "  1  0  0  sue\n");
+    expect_has (acme, "  0  1  1  sam        -\n");
+    expect_has (bolt, "  1  0  0  sue        -\n");
     //  What happened lately, from the history.
     expect_has (run.out, "\nrecent events:\n");
     expect_has (run.out, " payment: bolt 100.00 USD (BANK-1)\n");
@@ -583,6 +583,21 @@ s_hold_seen (const char *frame)
     return seen;
 }
 
+static int
+s_reason_seen (const char *frame)
+{
+    char *row = s_account_row (frame, "acme");
+    int seen = row && strstr (row, "\"reason\":\"cannot_pay\"");
+    free (row);
+    return seen;
+}
+
+static int
+s_cash_only_seen (const char *frame)
+{
+    return s_num (frame, "\"accounts_in_view\":", "cash_only") == 1;
+}
+
 //  Following live as the rep (--mine --plain --json): each change shows
 //  in the next frames; a new flag for the rep is marked; sue's customer
 //  never shows.
@@ -639,6 +654,22 @@ test_plain_follows (void **state)
     assert_int_equal (s_num (frame, NULL, "flags_unacknowledged"), 2);
     expect_has (frame, "flag raised for sam: acme hold " TODAY "\",\"new_flag\":true}");
     expect_has (frame, "\"text\":\"hold placed: acme (no payment)\"");
+    free (frame);
+    //  The reason the customer does not pay.
+    s_run (&run, "account reason acme cannot_pay");
+    expect_run (&run, 0, NULL);
+    frame = bg_frame (&bg, "acme's reason", s_reason_seen);
+    expect_has (frame, "\"text\":\"reason: acme cannot_pay\"");
+    free (frame);
+    //  A promise made a month ago and not kept: cato goes on hold and
+    //  cash-only; with nothing past due it counts but is not listed.
+    s_run (&run, "promise add cato --amount 50.00 --by 2026-02-10 --made-on 2026-02-01");
+    expect_run (&run, 0, "broken");
+    frame = bg_frame (&bg, "cato cash-only", s_cash_only_seen);
+    expect_has (frame, "\"accounts_in_view\":2,\"accounts_late\":1,\"on_hold\":2,"
+                       "\"cash_only\":1,");
+    assert_null (s_account_row (frame, "cato"));
+    expect_has (frame, "\"text\":\"promise broken: cato, 50.00 USD by 2026-02-10\"");
     free (frame);
     assert_null (strstr (bg.out, "bolt"));
     //  A frame only when the view changed: never the same twice running,
