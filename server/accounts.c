@@ -372,7 +372,7 @@ s_dispute_load (cmdctx_t *ctx, const char *id, const char *as_of)
 // ---------------------------------------------------------------- evaluation
 
 //  Puts customer `customer_id` on credit hold and cash-only after a
-//  broken promise or plan (`why`), and emits account.state_changed when
+//  broken promise or plan, or by the policy (`why`), and emits account.state_changed when
 //  that changed anything (and touches the customer). 0 or -1.
 static int
 s_hold_for_break (cmdctx_t *ctx, const char *customer_id, const char *change,
@@ -406,6 +406,27 @@ s_hold_for_break (cmdctx_t *ctx, const char *customer_id, const char *change,
     };
     PQclear (res);
     return s_state_emit (ctx, &customer, change, "") ? 0 : -1;
+}
+
+int
+accounts_hold_by_policy (cmdctx_t *ctx, const char *customer_id, const char *why,
+                         const char *on, accounts_touched_t *touched)
+{
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT coalesce ((SELECT on_hold AND cash_only FROM account_state "
+        "WHERE customer_id = $1::bigint), false)", 1, &customer_id);
+    if (!res)
+        return -1;
+    int already = PQgetvalue (res, 0, 0) [0] == 't';
+    PQclear (res);
+    if (already)
+        return 0;
+    if (s_hold_for_break (ctx, customer_id, "hold_placed", why, touched) != 0
+        || flags_raise_touching (ctx, strtoll (customer_id, NULL, 10), "hold", on,
+                                 arena_printf (ctx->arena, "credit hold placed by the "
+                                               "policy: %s", why), NULL, touched) != 0)
+        return -1;
+    return 1;
 }
 
 int

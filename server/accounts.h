@@ -36,6 +36,16 @@ int accounts_touched_emit (cmdctx_t *ctx, accounts_touched_t *self);
 int accounts_evaluate_touching (cmdctx_t *ctx, const char *as_of,
                                 accounts_touched_t *touched);
 
+//  The policy's credit_hold step: puts customer `customer_id` on credit
+//  hold and cash-only with `why` as the hold reason (account.state_changed,
+//  change "hold_placed", by "" = recoupd) and raises a `hold` flag whose
+//  subject is `on` (the step's date), unless the account is on hold and
+//  cash-only already. Touches the customer. Write commands only. Returns
+//  1 when placed, 0 when it was in place already, -1 on a database
+//  failure.
+int accounts_hold_by_policy (cmdctx_t *ctx, const char *customer_id, const char *why,
+                             const char *on, accounts_touched_t *touched);
+
 //  accounts_evaluate_touching, then the account.changed of the customers
 //  it changed (the daily engine calls it once per date it runs). Returns
 //  the number of promises and plans recorded, or -1.

@@ -113,6 +113,7 @@ typedef struct {
     int32_t evaluated;
     Recoup__EngineAction **actions;     //  new actions (arena, grows)
     size_t n_actions, cap_actions;
+    accounts_touched_t touched;         //  accounts whose collection changed
 } s_tally_t;
 
 static const char *
@@ -405,6 +406,11 @@ s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on
         numbers = arena_printf (ctx->arena, "%s%s\"%s\"", numbers, i ? "," : "",
                                 group->invoices [i]->number);
     numbers = arena_printf (ctx->arena, "%s}", numbers);
+    //  ... and for people: "INV-1, INV-2".
+    const char *listed = "";
+    for (size_t i = 0; i < group->n_invoices; i++)
+        listed = arena_printf (ctx->arena, "%s%s%s", listed, i ? ", " : "",
+                               group->invoices [i]->number);
 
     if (!group->skipped && (strcmp (step->channel, "email") == 0
                             || strcmp (step->channel, "letter") == 0
@@ -452,15 +458,41 @@ s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on
                                          "policy step %s: %s", group->first->name,
                                          group->first->ref,
                                          group->n_invoices > 1 ? "s" : "",
-                                         numbers, step->name, step->action);
-        if (flags_raise (ctx, strtoll (group->first->customer_id, NULL, 10), "late",
-                         group->invoices [0]->number, text, NULL) != 0)
+                                         listed, step->name, step->action);
+        if (flags_raise_touching (ctx, strtoll (group->first->customer_id, NULL, 10),
+                                  "late", group->invoices [0]->number, text, NULL,
+                                  &tally->touched) != 0)
             return -1;
     }
-    else if (!group->skipped && strcmp (step->channel, "credit_hold") == 0)
-        why = group->first->on_hold
-              ? "the account is on credit hold already"
-              : "for the desk: place the hold (recoup hold place)";
+    else if (!group->skipped && strcmp (step->channel, "credit_hold") == 0) {
+        //  Placed now, as the account stands on the business date: not
+        //  when a catch-up reaches a step whose invoices were paid since.
+        char today [11];
+        ledger_business_date (today);
+        const char *params [] = { numbers, today };
+        PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+            "SELECT coalesce (bool_or (recoup_invoice_balance (id, $2::date) > 0), false) "
+            "FROM invoices WHERE number = ANY ($1::text[])", 2, params);
+        if (!res)
+            return -1;
+        int open = PQgetvalue (res, 0, 0) [0] == 't';
+        PQclear (res);
+        int placed = 0;
+        if (open) {
+            const char *reason = arena_printf (ctx->arena, "policy version %u, step %s: "
+                                               "invoice%s %s unpaid %d days after due",
+                                               version, step->name,
+                                               group->n_invoices > 1 ? "s" : "",
+                                               listed, step->offset_days);
+            placed = accounts_hold_by_policy (ctx, group->first->customer_id, reason,
+                                              s_iso (ctx, group->due), &tally->touched);
+            if (placed < 0)
+                return -1;
+        }
+        why = !open ? "not placed: the invoices were paid since"
+            : placed ? "credit hold placed, cash only"
+            : "the account is on credit hold already";
+    }
 
     for (size_t i = 0; i < group->n_invoices; i++) {
         const char *params [] = {
@@ -647,7 +679,7 @@ s_group_add (cmdctx_t *ctx, s_group_t **groups, size_t *count, size_t *cap,
 //  customer; the remainder stays open and dunned. Returns the number of
 //  flags raised, or -1.
 static int
-s_flag_late_discounts (cmdctx_t *ctx, const char *day)
+s_flag_late_discounts (cmdctx_t *ctx, const char *day, accounts_touched_t *touched)
 {
     const char *params [] = { day };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
@@ -675,8 +707,9 @@ s_flag_late_discounts (cmdctx_t *ctx, const char *day)
             PQgetvalue (res, r, 1), PQgetvalue (res, r, 2), PQgetvalue (res, r, 3),
             left.text);
         int raised = 0;
-        if (flags_raise (ctx, strtoll (PQgetvalue (res, r, 0), NULL, 10), "other",
-                         PQgetvalue (res, r, 1), text, &raised) != 0) {
+        if (flags_raise_touching (ctx, strtoll (PQgetvalue (res, r, 0), NULL, 10),
+                                  "other", PQgetvalue (res, r, 1), text, &raised,
+                                  touched) != 0) {
             PQclear (res);
             return -1;
         }
@@ -701,7 +734,7 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
     if (!res)
         return -1;
     PQclear (res);
-    int changes = accounts_evaluate (ctx, day);
+    int changes = accounts_evaluate_touching (ctx, day, &tally->touched);
     if (changes < 0)
         return -1;
     tally->evaluated += changes;
@@ -791,7 +824,7 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
             g = end;
         }
     }
-    int flagged = s_flag_late_discounts (ctx, day);
+    int flagged = s_flag_late_discounts (ctx, day, &tally->touched);
     if (flagged < 0)
         return -1;
     tally->evaluated += flagged;
@@ -905,25 +938,34 @@ cmd_engine_run (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
     result->summary = summary;
     result->n_actions = tally.n_actions;
     result->actions = tally.actions;
-    if (summary->dates) {
+    if (summary->dates || tally.touched.ids) {
         //  Aging, days past due and stage move with the calendar: the
-        //  accounts with anything open, and those the run acted on, are
-        //  published as they stand on the business date, once per run.
+        //  accounts with anything open, those the run acted on and those
+        //  whose collection state it changed are published as they stand
+        //  on the business date, once per run.
         char today [11];
         ledger_business_date (today);
+        const char *touched = "{}";
+        if (tally.touched.ids) {
+            size_t len = strlen (tally.touched.ids);
+            touched = arena_printf (ctx->arena, "{%.*s}", (int) (len - 2),
+                                    tally.touched.ids + 1);
+        }
         res = db_exec (ctx->db, PGRES_TUPLES_OK,
             "SELECT '{' || coalesce (string_agg (id::text, ','), '') || '}' FROM "
             "(SELECT customer_id AS id FROM recoup_open_items ($1::date) "
-            " UNION SELECT customer_id FROM engine_actions WHERE recorded_on = $2::date) x",
-            2, (const char *[]) { today, target_text });
+            " UNION SELECT customer_id FROM engine_actions WHERE recorded_on = $2::date "
+            " UNION SELECT unnest ($3::bigint[])) x",
+            3, (const char *[]) { today, target_text, touched });
         if (!res)
             return -1;
         const char *ids = s_col (ctx, res, 0, 0);
         PQclear (res);
         if (strcmp (ids, "{}") != 0 && ledger_emit_accounts (ctx, ids) != 0)
             return -1;
-        result->seq = cmd_emit (ctx, "engine.ran", RECOUP__EVENT__BODY_ENGINE_RUN,
-                                summary);
+        if (summary->dates)
+            result->seq = cmd_emit (ctx, "engine.ran", RECOUP__EVENT__BODY_ENGINE_RUN,
+                                    summary);
     }
     reply->result_case = RECOUP__REPLY__RESULT_ENGINE_RUN;
     reply->engine_run = result;

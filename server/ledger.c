@@ -1193,13 +1193,16 @@ cmd_payment_post (cmdctx_t *ctx, const Recoup__Request *request,
     }
     PQclear (res);
     cmd_emit (ctx, "payment.posted", RECOUP__EVENT__BODY_PAYMENT, payment);
-    if (ledger_emit_accounts (ctx, arena_printf (ctx->arena, "{%s}", customer_id)) != 0)
-        return -1;
     //  What the payment settles, at once rather than at the next daily
-    //  run: a promise kept, a settlement paid (the rest written off), a
-    //  recovery after a write-off.
+    //  run: a promise kept (or, found on the way, one broken), then one
+    //  account.changed per customer; then a settlement paid (the rest
+    //  written off) or a recovery after a write-off, which bring their own.
     const char *today = cmd_date_text (ctx, cmd_today ());
-    if (accounts_evaluate (ctx, today) < 0 || resolution_evaluate (ctx, today) < 0)
+    accounts_touched_t touched = { NULL };
+    accounts_touch (ctx, &touched, customer_id);
+    if (accounts_evaluate_touching (ctx, today, &touched) < 0
+        || accounts_touched_emit (ctx, &touched) != 0
+        || resolution_evaluate (ctx, today) < 0)
         return -1;
     Recoup__PaymentPostReply *result = CMD_NEW (ctx, Recoup__PaymentPostReply,
                                                 recoup__payment_post_reply__init);
