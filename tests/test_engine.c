@@ -224,6 +224,21 @@ test_cadence (void **state)
     assert_int_equal (s_sql_int ("SELECT count (*) FROM outbox"), 7);
     assert_int_equal (s_sql_int ("SELECT count (*) FROM events WHERE kind = 'outbox.queued'"), 7);
     assert_int_equal (s_sql_int ("SELECT count (*) FROM flags WHERE kind = 'late'"), 1);
+    //  The credit_hold step (day 60) placed the hold and cash-only itself,
+    //  once, with the policy's reason, and flagged the rep.
+    assert_int_equal (s_sql_int ("SELECT count (*) FROM account_state s JOIN customers c "
+                                 "ON c.id = s.customer_id WHERE c.ref = 'cad' AND s.on_hold "
+                                 "AND s.cash_only AND s.hold_reason = 'policy version 1, "
+                                 "step credit_hold: invoice C-1 unpaid 30 days after due'"),
+                      1);
+    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags f JOIN customers c "
+                                 "ON c.id = f.customer_id WHERE c.ref = 'cad' "
+                                 "AND f.kind = 'hold' AND f.subject = '2026-03-02'"), 1);
+    assert_int_equal (s_sql_int ("SELECT count (*) FROM engine_actions WHERE step = "
+                                 "'credit_hold' AND why = 'credit hold placed, cash only'"),
+                      1);
+    assert_int_equal (s_sql_int ("SELECT count (*) FROM events WHERE kind = "
+                                 "'account.state_changed'"), 1);
     run_t run;
     s_run (&run, "outbox list --customer cad");
     expect_run (&run, 0, "Dear Customer cad,");

@@ -965,7 +965,8 @@ test_cease_and_opt_out (void **state)
 }
 
 //  A reminder about invoices paid since it was queued is not sent, nor
-//  one queued more than a week ago (stale: the next step took its place).
+//  one queued more than a week ago (stale: the next step took its place),
+//  nor one whose invoices are in a dispute opened since.
 static void
 test_not_offered (void **state)
 {
@@ -1007,6 +1008,24 @@ test_not_offered (void **state)
     assert_null (s_sink_find ("paid@example.com"));
     s_run (&run, "outbox list --customer paid --status queued");
     expect_run (&run, 0, "Status: queued");
+
+    //  A dispute opened after the message was queued holds it back, as
+    //  it pauses the dunning; resolved, the message may go again.
+    s_customer ("disp", s_noon, "");
+    s_invoice ("DISP-1", "disp", -3, 27);
+    recoup__reply__free_unpacked (s_engine (0), NULL);
+    assert_true (s_due_now ("", "disp"));
+    s_run (&run, "dispute open DISP-1 --reason 'wrong quantity'");
+    expect_run (&run, 0, NULL);
+    assert_false (s_due_now ("", "disp"));
+    s_send (&run, "");
+    expect_run (&run, 0, NULL);
+    assert_null (s_sink_find ("disp@example.com"));
+    char *dispute = s_sql_text ("SELECT id FROM disputes ORDER BY id DESC LIMIT 1");
+    s_run (&run, "dispute resolve %s --outcome customer_wrong", dispute);
+    expect_run (&run, 0, NULL);
+    free (dispute);
+    assert_true (s_due_now ("", "disp"));
 }
 
 //  The SMTP server refuses a recipient: the attempt is recorded failed
