@@ -39,8 +39,13 @@
     action: one event (action.due or action.skipped), one message in the
     outbox (email, letter, certified_letter: rendered from the English
     templates by tone), one sales flag (sales_flag: flags_raise), one
-    worklist item. credit_hold is recorded for the desk, which places the
-    hold (accounts.h does not expose placing one); review is a manager's.
+    worklist item. credit_hold places the hold and cash-only
+    (accounts_hold_by_policy) unless the invoices were paid by the
+    business date; review is a manager's. A step the policy charges a
+    late fee at adds it to each invoice of a customer whose terms allow
+    it, on the day the step falls only, once per invoice and step
+    (s_charge_fees). Why dunning is paused is recoup_invoice_pause (SQL),
+    shared with the outbox.
 
     The worklist of date D lists the due actions recorded by the run for
     D, with the contact rules judged at `at` (default 09:00 in the
