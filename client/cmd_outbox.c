@@ -806,7 +806,8 @@ s_now_iso (char *buf, size_t len)
     gmtime_r (&ts.tv_sec, &tm);
     char head [32];
     strftime (head, sizeof head, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf (buf, len, "%s.%03ldZ", head, ts.tv_nsec / 1000000);
+    int ms = (int) (ts.tv_nsec / 1000000) % 1000;
+    snprintf (buf, len, "%.19s.%03dZ", head, ms);
 }
 
 //  Delivers one message and records the attempt. Returns what became of
