@@ -28,7 +28,8 @@
 #define TEXT_MAX 1000           //  flag text, notes
 
 static const char *const s_kinds [] = {
-    "late", "dispute", "broken_promise", "broken_plan", "hold", "other", NULL
+    "late", "dispute", "broken_promise", "broken_plan", "hold", "credit", "other",
+    NULL
 };
 
 //  Columns of a SalesFlag row; $1 is the business date days_open counts

@@ -948,11 +948,13 @@ cmd_invoice_issue (cmdctx_t *ctx, const Recoup__Request *request,
                           invoice->issued, invoice->due, amount.text);
     }
     cmd_emit (ctx, "invoice.issued", RECOUP__EVENT__BODY_INVOICE, invoice);
-    //  An invoice that takes the account over its credit limit alerts the
-    //  rep and the manager.
-    if (resolution_credit_alert (ctx, customer_id) < 0)
-        return -1;
-    if (ledger_emit_accounts (ctx, arena_printf (ctx->arena, "{%s}", customer_id)) != 0)
+    //  An invoice that takes the account over its credit limit, or is
+    //  issued on a held or cash-only account, alerts the rep and the
+    //  manager.
+    accounts_touched_t touched = { NULL };
+    accounts_touch (ctx, &touched, customer_id);
+    if (resolution_credit_alert (ctx, customer_id, invoice->number, &touched) < 0
+        || accounts_touched_emit (ctx, &touched) != 0)
         return -1;
     Recoup__InvoiceIssueReply *result = CMD_NEW (ctx, Recoup__InvoiceIssueReply,
                                                  recoup__invoice_issue_reply__init);

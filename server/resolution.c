@@ -22,6 +22,7 @@
     settled or written off leaves the stage), and s_finish then emits
     one account.changed per customer touched, the collection included. */
 #include "resolution.h"
+#include "flags.h"
 #include "ledger.h"
 #include "../common/date.h"
 #include "../common/money.h"
@@ -355,32 +356,73 @@ s_finish (cmdctx_t *ctx, const char *customer_id)
 }
 
 int
-resolution_credit_alert (cmdctx_t *ctx, const char *customer_id)
+resolution_credit_alert (cmdctx_t *ctx, const char *customer_id, const char *invoice,
+                         accounts_touched_t *touched)
 {
     if (!ctx->writer)
         return -1;
     const char *params [] = { customer_id, cmd_date_text (ctx, cmd_today ()) };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
-        "SELECT c.ref, o.limit_minor, o.open_minor, o.currency "
-        "FROM recoup_credit_over_limit ($1::bigint, $2::date) o "
-        "JOIN customers c ON c.id = $1::bigint", 2, params);
+        "SELECT c.ref, o.limit_minor, o.open_minor, o.currency, "
+        " coalesce (s.on_hold, false), coalesce (s.hold_reason, ''), "
+        " coalesce (s.cash_only, false) "
+        "FROM customers c LEFT JOIN recoup_credit_over_limit ($1::bigint, $2::date) o "
+        "ON true LEFT JOIN account_state s ON s.customer_id = c.id "
+        "WHERE c.id = $1::bigint", 2, params);
     if (!res)
         return -1;
-    int over = PQntuples (res) == 1;
+    if (PQntuples (res) != 1) {
+        PQclear (res);
+        return -1;
+    }
+    int over = !PQgetisnull (res, 0, 1);
+    int on_hold = PQgetvalue (res, 0, 4) [0] == 't';
+    int cash_only = PQgetvalue (res, 0, 6) [0] == 't';
+    const char *ref = cmd_value (ctx, res, 0, 0);
+    const char *text = "";
     if (over) {
         Recoup__CreditRecord *record = CMD_NEW (ctx, Recoup__CreditRecord,
                                                 recoup__credit_record__init);
-        record->customer = cmd_value (ctx, res, 0, 0);
+        record->customer = (char *) ref;
         record->kind = "limit_exceeded";
         record->limit_minor = cmd_value_int (res, 0, 1);
         record->open_minor = cmd_value_int (res, 0, 2);
         record->currency = cmd_value (ctx, res, 0, 3);
         record->on_date = (char *) params [1];
+        record->note = (char *) invoice;
         cmd_emit (ctx, "credit.limit_exceeded", RECOUP__EVENT__BODY_CREDIT_RECORD,
                   record);
+        cmd_money_t open = cmd_money (record->open_minor, record->currency);
+        cmd_money_t limit = cmd_money (record->limit_minor, record->currency);
+        text = arena_printf (ctx->arena, "invoice %s takes the account over its credit "
+                             "limit: %s open, limit %s", invoice, open.text, limit.text);
+    }
+    if (on_hold || cash_only) {
+        const char *state = on_hold && cash_only
+            ? arena_printf (ctx->arena, "on credit hold (%s) and cash only",
+                            PQgetvalue (res, 0, 5))
+            : on_hold ? arena_printf (ctx->arena, "on credit hold (%s)",
+                                      PQgetvalue (res, 0, 5))
+            : "cash only";
+        Recoup__CreditRecord *record = CMD_NEW (ctx, Recoup__CreditRecord,
+                                                recoup__credit_record__init);
+        record->customer = (char *) ref;
+        record->kind = "invoice_on_hold";
+        record->on_date = (char *) params [1];
+        record->note = arena_printf (ctx->arena, "invoice %s issued while the account "
+                                     "is %s", invoice, state);
+        cmd_emit (ctx, "credit.invoice_on_hold", RECOUP__EVENT__BODY_CREDIT_RECORD,
+                  record);
+        text = arena_printf (ctx->arena, "%s%s%s: new orders only against payment",
+                             text, *text ? "; " : "", record->note);
     }
     PQclear (res);
-    return over;
+    if (!*text)
+        return 0;
+    if (flags_raise_touching (ctx, strtoll (customer_id, NULL, 10), "credit", invoice,
+                              text, NULL, touched) != 0)
+        return -1;
+    return 1;
 }
 
 // ---------------------------------------------------------------- settlement

@@ -8,6 +8,7 @@
 #define RECOUP_RESOLUTION_H
 
 #include "commands.h"
+#include "accounts.h"
 
 //  Brings settlements, write-offs and agency referrals up to date as of
 //  `as_of` (YYYY-MM-DD): completes approved settlements whose payments
@@ -22,12 +23,17 @@
 //  number of changes, or -1 on a database failure.
 int resolution_evaluate (cmdctx_t *ctx, const char *as_of);
 
-//  Emits credit.limit_exceeded when customer `customer_id` (the
-//  customers.id, as text) has a credit limit above zero and its open
-//  total in its account currency, as of the business date, is above it.
-//  Write commands only. Returns 1 when emitted, 0 when not, -1 on a
-//  database failure.
-int resolution_credit_alert (cmdctx_t *ctx, const char *customer_id);
+//  The credit alerts of invoice `invoice` just issued to customer
+//  `customer_id` (the customers.id, as text), as of the business date:
+//  credit.limit_exceeded when the customer has a credit limit above zero
+//  and its open total in its account currency is above it;
+//  credit.invoice_on_hold when the account is on credit hold or cash
+//  only; either raises one `credit` flag (subject: the invoice) for the
+//  rep and the collections lead, and touches the customer. Write
+//  commands only. Returns 1 when alerted, 0 when not, -1 on a database
+//  failure.
+int resolution_credit_alert (cmdctx_t *ctx, const char *customer_id, const char *invoice,
+                             accounts_touched_t *touched);
 
 command_fn cmd_settlement_offer, cmd_settlement_approve, cmd_agency_refer;
 command_fn cmd_writeoff_request, cmd_writeoff_approve;

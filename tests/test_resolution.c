@@ -548,6 +548,39 @@ test_credit_records (void **state)
     assert_int_equal (s_sql_int ("SELECT o.open_minor FROM customers c, "
                                  "recoup_credit_over_limit (c.id, '" TODAY "') o "
                                  "WHERE c.ref = 'cr-a'"), 160000);
+    //  ... and a `credit` flag for the rep and the collections lead.
+    assert_int_equal (s_sql_int ("SELECT count(*) FROM flags f JOIN customers c "
+                                 "ON c.id = f.customer_id WHERE c.ref = 'cr-a' AND "
+                                 "f.kind = 'credit' AND f.subject = 'CR-2' AND f.text = "
+                                 "'invoice CR-2 takes the account over its credit limit: "
+                                 "1600.00 USD open, limit 1500.00 USD'"), 1);
+    assert_int_equal (s_sql_int ("SELECT count(*) FROM flags WHERE kind = 'credit'"), 1);
+
+    //  An invoice on an account on credit hold, or cash only, alerts too.
+    s_customer ("cr-h", 0);
+    run = malloc (sizeof *run);
+    assert_non_null (run);
+    s_invoice ("CRH-1", "cr-h", "2026-02-01", 10000);
+    assert_int_equal (s_events ("credit.invoice_on_hold"), 0);
+    th_run (&s_server, run, NULL, "hold place cr-h --reason 'cheque bounced'");
+    assert_int_equal (run->status, 0);
+    int64_t changed = s_events ("account.changed");
+    s_invoice ("CRH-2", "cr-h", "2026-02-01", 10000);
+    assert_int_equal (s_events ("credit.invoice_on_hold"), 1);
+    //  One account.changed for the invoice and its flag together.
+    assert_int_equal (s_events ("account.changed"), changed + 1);
+    assert_int_equal (s_sql_int ("SELECT count(*) FROM flags f JOIN customers c "
+                                 "ON c.id = f.customer_id WHERE c.ref = 'cr-h' AND "
+                                 "f.kind = 'credit' AND f.subject = 'CRH-2' AND f.text = "
+                                 "'invoice CRH-2 issued while the account is on credit "
+                                 "hold (cheque bounced): new orders only against "
+                                 "payment'"), 1);
+    th_run (&s_server, run, NULL, "hold lift cr-h --reason 'cleared'");
+    assert_int_equal (run->status, 0);
+    s_invoice ("CRH-3", "cr-h", "2026-02-01", 10000);
+    assert_int_equal (s_events ("credit.invoice_on_hold"), 1);
+    assert_int_equal (s_sql_int ("SELECT count(*) FROM flags WHERE subject = 'CRH-3'"), 0);
+    free (run);
 }
 
 // ---------------------------------------------------------------- bad input
