@@ -80,5 +80,6 @@ int cmd_worklist (cli_t *cli, int argc, char **argv);
 int cmd_outbox (cli_t *cli, int argc, char **argv);       //  cmd_outbox.c
 int cmd_flag (cli_t *cli, int argc, char **argv);         //  cmd_flags.c
 int cmd_dashboard (cli_t *cli, int argc, char **argv);    //  cmd_dashboard.c
+int cmd_desk (cli_t *cli, int argc, char **argv);         //  cmd_desk.c
 
 #endif

@@ -182,6 +182,8 @@ main (int argc, char *argv [])
         rc = cmd_outbox (&cli, count, rest);
     else if (strcmp (rest [0], "dashboard") == 0)
         rc = cmd_dashboard (&cli, count, rest);
+    else if (strcmp (rest [0], "desk") == 0)
+        rc = cmd_desk (&cli, count, rest);
     else if (strcmp (rest [0], "flag") == 0)
         rc = cmd_flag (&cli, count, rest);
     else {

@@ -5,7 +5,7 @@
 RECOUP_BUILD_PACKAGES="gcc make cmake pkg-config protobuf-c-compiler
     libprotobuf-c-dev libzmq3-dev libsodium-dev libpq-dev postgresql
     libncurses-dev libcurl4-openssl-dev"
-RECOUP_TEST_PACKAGES="libcmocka-dev util-linux"
+RECOUP_TEST_PACKAGES="libcmocka-dev util-linux tmux"
 
 # recoup_install_deps [extra packages...]
 recoup_install_deps () {
