@@ -96,7 +96,28 @@ typedef struct {
     int on_hold;                //  account on credit hold now
     int late_fees;              //  the customer's terms allow late fees
     const char *recorded;       //  ",step,step," already recorded
+    int32_t *unanswered;        //  per s_unanswered_counts entry: the day of
+                                //  the Nth unanswered reminder since the
+                                //  issue, on or before D (0: none)
 } s_invoice_t;
+
+//  The "or N unanswered" counts of a policy, each once: which Nth
+//  unanswered reminder s_invoices looks up for every invoice.
+typedef struct {
+    int n [POLICY_STEPS_MAX];
+    size_t count;
+} s_unanswered_counts_t;
+
+//  The engine_actions rows of one date, as columns (binary arrays),
+//  inserted with one statement at the end of the date.
+enum {
+    A_INVOICE, A_CUSTOMER, A_STEP, A_CHANNEL, A_TONE, A_ASSIGNEE, A_STATUS, A_WHY,
+    A_DUE, A_RECORDED_ON, A_DATE, A_VERSION, A_ACTION, A_OUTBOX, A_COLUMNS
+};
+typedef struct {
+    db_array_t columns [A_COLUMNS];
+    int rows;
+} s_rows_t;
 
 //  The actions of one customer at one step on one date.
 typedef struct {
@@ -119,6 +140,7 @@ typedef struct {
     Recoup__EngineAction **actions;     //  new actions (arena, grows)
     size_t n_actions, cap_actions;
     accounts_touched_t touched;         //  accounts whose collection changed
+    s_rows_t *rows;                     //  the date's engine_actions rows
 } s_tally_t;
 
 static const char *
@@ -293,35 +315,6 @@ s_assignee (const policy_step_t *step, const s_invoice_t *inv, const char *manag
     return "";
 }
 
-//  The day the Nth unanswered reminder to an invoice's customer was
-//  made, on or before `date`; 0 with *found unset when there is none.
-static int
-s_unanswered_day (cmdctx_t *ctx, const s_invoice_t *inv, int n, const char *date,
-                  int32_t *day, int *found)
-{
-    *found = 0;
-    const char *params [] = { inv->customer_id, s_iso (ctx, inv->issued), date,
-                              arena_printf (ctx->arena, "%d", n - 1) };
-    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
-        "SELECT ((l.at AT TIME ZONE c.timezone)::date)::text FROM contact_log l "
-        "JOIN customers c ON c.id = l.customer_id "
-        "WHERE l.customer_id = $1::bigint AND l.direction = 'out' "
-        "AND (l.at AT TIME ZONE c.timezone)::date BETWEEN $2::date AND $3::date "
-        "AND NOT EXISTS (SELECT 1 FROM contact_log i WHERE i.customer_id = l.customer_id "
-        "  AND i.direction = 'in' AND i.at > l.at "
-        "  AND (i.at AT TIME ZONE c.timezone)::date <= $3::date) "
-        "ORDER BY l.at, l.id OFFSET $4::int LIMIT 1", 4, params);
-    if (!res)
-        return -1;
-    if (PQntuples (res) == 1) {
-        char err [120];
-        if (date_parse_iso (PQgetvalue (res, 0, 0), day, err, sizeof err) == 0)
-            *found = 1;
-    }
-    PQclear (res);
-    return 0;
-}
-
 //  Charges the policy's late fee on each invoice of the group that may
 //  take it (fee_ok), at most once per invoice and step (the late_fees
 //  table's key): a `fee` entry dated the day the step fell on, with its
@@ -386,7 +379,57 @@ s_charge_fees (cmdctx_t *ctx, s_group_t *group, const policy_t *policy,
     return note;
 }
 
-//  Records the group's rows, its message, flag and event. 0 or -1.
+static void
+s_rows_init (s_rows_t *self)
+{
+    static const unsigned types [A_COLUMNS] = {
+        [A_INVOICE] = DB_OID_INT8, [A_CUSTOMER] = DB_OID_INT8, [A_STEP] = DB_OID_TEXT,
+        [A_CHANNEL] = DB_OID_TEXT, [A_TONE] = DB_OID_TEXT, [A_ASSIGNEE] = DB_OID_TEXT,
+        [A_STATUS] = DB_OID_TEXT, [A_WHY] = DB_OID_TEXT, [A_DUE] = DB_OID_TEXT,
+        [A_RECORDED_ON] = DB_OID_TEXT, [A_DATE] = DB_OID_TEXT, [A_VERSION] = DB_OID_INT8,
+        [A_ACTION] = DB_OID_TEXT, [A_OUTBOX] = DB_OID_INT8
+    };
+    for (int c = 0; c < A_COLUMNS; c++)
+        db_array_init (&self->columns [c], types [c]);
+    self->rows = 0;
+}
+
+static void
+s_rows_free (s_rows_t *self)
+{
+    for (int c = 0; c < A_COLUMNS; c++)
+        db_array_free (&self->columns [c]);
+}
+
+//  Inserts the date's engine_actions rows in one statement. 0 or -1.
+static int
+s_rows_insert (cmdctx_t *ctx, s_rows_t *self)
+{
+    if (self->rows == 0)
+        return 0;
+    const char *values [A_COLUMNS];
+    int lengths [A_COLUMNS], formats [A_COLUMNS];
+    for (int c = 0; c < A_COLUMNS; c++) {
+        values [c] = db_array_finish (&self->columns [c], &lengths [c]);
+        formats [c] = 1;
+    }
+    db_stmt_t stmt = {
+        .sql = "INSERT INTO engine_actions (invoice_id, customer_id, step, channel, "
+               "tone, assignee, status, why, due, recorded_on, business_date, "
+               "policy_version, action, outbox_id) "
+               "SELECT * FROM unnest ($1::int8[], $2::int8[], $3::text[], $4::text[], "
+               "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[]::date[], "
+               "$10::text[]::date[], $11::text[]::date[], $12::int8[]::int[], "
+               "$13::text[], $14::int8[])",
+        .nparams = A_COLUMNS, .values = values, .lengths = lengths, .formats = formats
+    };
+    int rc = db_pipeline (ctx->db, &stmt, 1);
+    PQclear (stmt.result);
+    return rc;
+}
+
+//  Records the group's rows (into tally->rows, inserted at the end of the
+//  date), its message, flag and event. 0 or -1.
 static int
 s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on,
           const policy_t *policy, uint32_t version, const char *manager,
@@ -474,14 +517,17 @@ s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on
         //  when a catch-up reaches a step whose invoices were paid since.
         char today [11];
         ledger_business_date (today);
-        const char *params [] = { numbers, today };
-        PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
-            "SELECT coalesce (bool_or (recoup_invoice_balance (id, $2::date) > 0), false) "
-            "FROM invoices WHERE number = ANY ($1::text[])", 2, params);
-        if (!res)
-            return -1;
-        int open = PQgetvalue (res, 0, 0) [0] == 't';
-        PQclear (res);
+        int open = 1;           //  on the business date itself, by construction
+        if (strcmp (today, day) != 0) {
+            const char *params [] = { numbers, today };
+            PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+                "SELECT coalesce (bool_or (recoup_invoice_balance (id, $2::date) > 0), "
+                "false) FROM invoices WHERE number = ANY ($1::text[])", 2, params);
+            if (!res)
+                return -1;
+            open = PQgetvalue (res, 0, 0) [0] == 't';
+            PQclear (res);
+        }
         int placed = 0;
         if (open) {
             const char *reason = arena_printf (ctx->arena, "policy version %u, step %s: "
@@ -499,22 +545,27 @@ s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on
             : "the account is on credit hold already";
     }
 
+    s_rows_t *rows = tally->rows;
     for (size_t i = 0; i < group->n_invoices; i++) {
-        const char *params [] = {
-            group->invoices [i]->id, group->first->customer_id, step->name,
-            step->channel, step->tone, assignee, status, why,
-            s_iso (ctx, group->due), recorded_on, day, version_text, step->action,
-            arena_printf (ctx->arena, "%" PRIu64, outbox_id)
-        };
-        PGresult *res = db_exec (ctx->db, PGRES_COMMAND_OK,
-            "INSERT INTO engine_actions (invoice_id, customer_id, step, channel, tone, "
-            "assignee, status, why, due, recorded_on, business_date, policy_version, "
-            "action, outbox_id) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6, $7, $8, "
-            "$9::date, $10::date, $11::date, $12::int, $13, nullif ($14::bigint, 0))",
-            14, params);
-        if (!res)
-            return -1;
-        PQclear (res);
+        db_array_t *c = rows->columns;
+        db_array_add_int8 (&c [A_INVOICE], strtoll (group->invoices [i]->id, NULL, 10));
+        db_array_add_int8 (&c [A_CUSTOMER], strtoll (group->first->customer_id, NULL, 10));
+        db_array_add_text (&c [A_STEP], step->name);
+        db_array_add_text (&c [A_CHANNEL], step->channel);
+        db_array_add_text (&c [A_TONE], step->tone);
+        db_array_add_text (&c [A_ASSIGNEE], assignee);
+        db_array_add_text (&c [A_STATUS], status);
+        db_array_add_text (&c [A_WHY], why);
+        db_array_add_text (&c [A_DUE], s_iso (ctx, group->due));
+        db_array_add_text (&c [A_RECORDED_ON], recorded_on);
+        db_array_add_text (&c [A_DATE], day);
+        db_array_add_int8 (&c [A_VERSION], version);
+        db_array_add_text (&c [A_ACTION], step->action);
+        if (outbox_id)
+            db_array_add_int8 (&c [A_OUTBOX], (int64_t) outbox_id);
+        else
+            db_array_add_null (&c [A_OUTBOX]);
+        rows->rows++;
     }
 
     Recoup__EngineAction *action = CMD_NEW (ctx, Recoup__EngineAction,
@@ -547,24 +598,44 @@ s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on
     return 0;
 }
 
-//  Loads the invoices open on `day`. Returns the count or -1.
+//  Loads the invoices open on `day`, with the day of each Nth unanswered
+//  reminder of `counts` (an outbound contact since the invoice's issue,
+//  on or before `day`, with no inbound contact after it by then). Returns
+//  the count or -1.
 static int
-s_invoices (cmdctx_t *ctx, const char *day, s_invoice_t **out)
+s_invoices (cmdctx_t *ctx, const char *day, const s_unanswered_counts_t *counts,
+            s_invoice_t **out)
 {
-    const char *params [] = { day };
+    const char *ns = "{";
+    for (size_t k = 0; k < counts->count; k++)
+        ns = arena_printf (ctx->arena, "%s%s%d", ns, k ? "," : "", counts->n [k]);
+    ns = arena_printf (ctx->arena, "%s}", ns);
+    const char *params [] = { day, ns };
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
         "SELECT o.invoice_id, i.number, o.customer_id, c.ref, c.name, c.email, "
         " c.address, coalesce (c.collector, ''), coalesce (c.sales_rep, ''), "
         " o.issued::text, o.due::text, o.balance_minor, o.currency, "
-        " recoup_invoice_pause (o.invoice_id, o.customer_id, $1::date), "
+        " CASE WHEN o.customer_id IN (SELECT customer_id "
+        "      FROM recoup_pause_candidates ($1::date)) "
+        "   THEN recoup_invoice_pause (o.invoice_id, o.customer_id, $1::date) "
+        "   ELSE '' END, "
         " coalesce (s.reason, ''), coalesce (s.on_hold, false), c.late_fees, "
         " ',' || coalesce ((SELECT string_agg (a.step, ',') FROM engine_actions a "
-        "        WHERE a.invoice_id = o.invoice_id), '') || ',' "
+        "        WHERE a.invoice_id = o.invoice_id), '') || ',', "
+        " ARRAY (SELECT (SELECT ((l.at AT TIME ZONE c.timezone)::date)::text "
+        "   FROM contact_log l WHERE l.customer_id = o.customer_id "
+        "   AND l.direction = 'out' "
+        "   AND (l.at AT TIME ZONE c.timezone)::date BETWEEN o.issued AND $1::date "
+        "   AND NOT EXISTS (SELECT 1 FROM contact_log r "
+        "     WHERE r.customer_id = l.customer_id AND r.direction = 'in' "
+        "     AND r.at > l.at AND (r.at AT TIME ZONE c.timezone)::date <= $1::date) "
+        "   ORDER BY l.at, l.id OFFSET x.n - 1 LIMIT 1) "
+        "  FROM unnest ($2::int[]) WITH ORDINALITY AS x (n, k) ORDER BY x.k)::text "
         "FROM recoup_open_items ($1::date) o "
         "JOIN invoices i ON i.id = o.invoice_id "
         "JOIN customers c ON c.id = o.customer_id "
         "LEFT JOIN account_state s ON s.customer_id = o.customer_id "
-        "ORDER BY c.ref, o.due, i.number", 1, params);
+        "ORDER BY c.ref, o.due, i.number", 2, params);
     if (!res)
         return -1;
     int n = PQntuples (res);
@@ -593,6 +664,20 @@ s_invoices (cmdctx_t *ctx, const char *day, s_invoice_t **out)
         inv->on_hold = PQgetvalue (res, r, 15) [0] == 't';
         inv->late_fees = PQgetvalue (res, r, 16) [0] == 't';
         inv->recorded = s_col (ctx, res, r, 17);
+        //  "{2026-01-05,NULL}": one entry per count.
+        inv->unanswered = arena_alloc (ctx->arena, (counts->count + 1) * sizeof (int32_t));
+        const char *p = PQgetvalue (res, r, 18);
+        for (size_t k = 0; k < counts->count; k++) {
+            while (*p == '{' || *p == ',')
+                p++;
+            char item [16];
+            size_t len = strcspn (p, ",}");
+            snprintf (item, sizeof item, "%.*s", (int) (len < 15 ? len : 15), p);
+            p += len;
+            int32_t when;
+            inv->unanswered [k] = strcmp (item, "NULL") != 0
+                && date_parse_iso (item, &when, err, sizeof err) == 0 ? when : 0;
+        }
     }
     PQclear (res);
     *out = invoices;
@@ -727,8 +812,16 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
         return -1;
     uint32_t due0 = tally->due, skipped0 = tally->skipped, queued0 = tally->queued;
     if (have) {
+        s_unanswered_counts_t counts = { .count = 0 };
+        for (size_t s = 0; s < policy->n_steps; s++) {
+            int n = policy->steps [s].or_unanswered, known = 0;
+            for (size_t k = 0; k < counts.count; k++)
+                known |= counts.n [k] == n;
+            if (n > 0 && !known)
+                counts.n [counts.count++] = n;
+        }
         s_invoice_t *invoices;
-        int n = s_invoices (ctx, day, &invoices);
+        int n = s_invoices (ctx, day, &counts, &invoices);
         if (n < 0)
             return -1;
         s_group_t *groups = NULL;
@@ -748,12 +841,11 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
                 int32_t on = (strcmp (step->anchor, "issue") == 0 ? inv->issued : inv->due)
                              + step->offset_days;
                 if (step->or_unanswered > 0 && on > date) {
-                    int32_t early;
-                    int found;
-                    if (s_unanswered_day (ctx, inv, step->or_unanswered, day, &early,
-                                          &found) != 0)
-                        return -1;
-                    if (found && early < on)
+                    int32_t early = 0;
+                    for (size_t k = 0; k < counts.count; k++)
+                        if (counts.n [k] == step->or_unanswered)
+                            early = inv->unanswered [k];
+                    if (early && early < on)
                         on = early < inv->issued ? inv->issued : early;
                 }
                 if (on > date)
@@ -791,18 +883,27 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
         }
         //  In the policy's order within each customer: groups were made
         //  from the last step back.
-        for (size_t g = 0; g < n_groups; g++) {
+        s_rows_t rows;
+        s_rows_init (&rows);
+        tally->rows = &rows;
+        int rc = 0;
+        for (size_t g = 0; g < n_groups && rc == 0; g++) {
             size_t end = g;
             while (end + 1 < n_groups
                    && strcmp (groups [end + 1].first->customer_id,
                               groups [g].first->customer_id) == 0)
                 end++;
-            for (size_t i = end + 1; i-- > g; )
-                if (s_record (ctx, &groups [i], date, recorded_on, policy, *version,
-                              manager, tally) != 0)
-                    return -1;
+            for (size_t i = end + 1; i-- > g && rc == 0; )
+                rc = s_record (ctx, &groups [i], date, recorded_on, policy, *version,
+                               manager, tally);
             g = end;
         }
+        if (rc == 0)
+            rc = s_rows_insert (ctx, &rows);
+        s_rows_free (&rows);
+        tally->rows = NULL;
+        if (rc != 0)
+            return -1;
     }
     int flagged = s_flag_late_discounts (ctx, day, &tally->touched);
     if (flagged < 0)

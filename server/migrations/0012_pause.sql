@@ -38,3 +38,16 @@ SELECT CASE
                            WHERE s.customer_id = cust) || ': dunning paused, routed to sales'
     ELSE '' END
 $$;
+
+-- The customers whose invoices may be paused on a date: a superset
+-- (recoup_invoice_pause decides), cheap to compute for all at once, so
+-- that the daily engine asks recoup_invoice_pause only about theirs.
+CREATE FUNCTION recoup_pause_candidates(on_date date)
+    RETURNS TABLE (customer_id bigint) LANGUAGE sql STABLE AS $$
+    SELECT customer_id FROM agency_referrals WHERE referred_on <= on_date
+    UNION SELECT customer_id FROM settlements WHERE offered_on <= on_date
+    UNION SELECT customer_id FROM disputes WHERE opened <= on_date
+    UNION SELECT customer_id FROM plans WHERE started <= on_date
+    UNION SELECT customer_id FROM promises WHERE made_on <= on_date
+    UNION SELECT customer_id FROM account_state WHERE reason IN ('dispute', 'complaint')
+$$;
