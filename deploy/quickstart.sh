@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # recoup in one command, from a fresh clone: installs the Debian packages
 # it needs, builds, starts recoupd with its embedded PostgreSQL under
-# ./var, and shows it with the client: who you are, the users, the
-# demo ledger's aging, and the live event stream (Ctrl-C stops the
-# stream and the server). On the first run, while the ledger has no
+# ./var, and shows it with the client: the demo ledger's aging, the daily
+# engine's worklist, then the collections lead's live dashboard (q quits
+# it and stops the server). On the first run, while the ledger has no
 # customers yet, it loads demo data (a small wholesale business, made up
 # by recoup-gen under ./var/demo) with `recoup import`.
 #
-#   deploy/quickstart.sh            interactive: follows events until Ctrl-C
-#   deploy/quickstart.sh --once     shows status and events, then stops
+#   deploy/quickstart.sh            interactive: the live dashboard until q
+#   deploy/quickstart.sh --once     prints the dashboard and the last
+#                                   events, then stops
 #
 # Works as root and as a normal user.
 set -euo pipefail
@@ -113,6 +114,9 @@ $(sed -n 's/^events=//p' "$data/ready") (events). In another terminal:
   $recoup user add alice --role collector --key KEY-PRINTED-BY-KEYGEN
   $recoup report aging --by-customer
   $recoup worklist
+  $recoup desk                 # the finance desk's working screen
+  $recoup dashboard --mine     # a rep's view (as a sales user)
+  $recoup outbox list
   $recoup policy show
   $recoup customer show ${example:-REF}
 
@@ -122,9 +126,12 @@ EOT
 last=$("$recoup" status --json | sed -n 's/.*"seq":\([0-9]*\).*/\1/p')
 from=$(( last > 20 ? last - 19 : 1 ))
 if [ "$once" = 1 ]; then
+    echo "== recoup dashboard --once (the first 15 late accounts)"
+    "$recoup" dashboard --once --limit 15 || true
     echo "== events so far (from #$from of $last)"
     "$recoup" tail --from "$from" --count "$(( last - from + 1 ))"
 else
-    echo "== live events from #$from (Ctrl-C to stop recoup)"
-    "$recoup" tail --from "$from" || true
+    echo "== recoup dashboard: live; q quits and stops recoupd"
+    sleep 2
+    "$recoup" dashboard || true
 fi
