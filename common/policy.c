@@ -24,30 +24,38 @@ static const char *const s_assignees [] = {
 };
 
 //  Sections, in the order POLICY.md lists them.
-enum { S_NONE = -1, S_TERMS, S_CONTACT, S_PROMISES, S_SETTLEMENT, S_STEPS, S_COUNT };
+enum {
+    S_NONE = -1, S_TERMS, S_CONTACT, S_PROMISES, S_SETTLEMENT, S_MESSAGES, S_STEPS,
+    S_COUNT
+};
 static const char *const s_sections [] = {
-    "terms", "contact", "promises", "settlement", "steps", NULL
+    "terms", "contact", "promises", "settlement", "messages", "steps", NULL
 };
 
 //  Every key, with its section; the parse state records the line each
 //  was given on (0: not yet).
 enum {
     K_DEFAULT, K_LATE_FEE, K_HOURS, K_WEEKDAYS_ONLY, K_ATTEMPT_GAP,
-    K_CALL_AFTER, K_MAX_CALLS, K_GRACE, K_FLOOR, K_COUNT
+    K_CALL_AFTER, K_MAX_CALLS, K_GRACE, K_FLOOR, K_COMPANY, K_PAYMENT, K_SIGNATURE,
+    K_COUNT
 };
 static const struct {
     int section;
     const char *name;
+    int optional;               //  may be left out (the whole [messages])
 } s_keys [K_COUNT] = {
-    { S_TERMS, "default" },
-    { S_TERMS, "late_fee" },
-    { S_CONTACT, "hours" },
-    { S_CONTACT, "weekdays_only" },
-    { S_CONTACT, "attempt_gap_days" },
-    { S_CONTACT, "call_after_conversation_days" },
-    { S_CONTACT, "max_calls_per_7_days" },
-    { S_PROMISES, "grace_days" },
-    { S_SETTLEMENT, "floor_percent" },
+    { S_TERMS, "default", 0 },
+    { S_TERMS, "late_fee", 0 },
+    { S_CONTACT, "hours", 0 },
+    { S_CONTACT, "weekdays_only", 0 },
+    { S_CONTACT, "attempt_gap_days", 0 },
+    { S_CONTACT, "call_after_conversation_days", 0 },
+    { S_CONTACT, "max_calls_per_7_days", 0 },
+    { S_PROMISES, "grace_days", 0 },
+    { S_SETTLEMENT, "floor_percent", 0 },
+    { S_MESSAGES, "company", 1 },
+    { S_MESSAGES, "payment", 1 },
+    { S_MESSAGES, "signature", 1 },
 };
 
 //  Parse state.
@@ -264,6 +272,20 @@ s_set_key (s_parse_t *self, int key, char *value)
         if (strlen (steps) >= sizeof policy->late_fee_at)
             return s_fail (self, self->line, "late_fee: the list of steps is longer "
                            "than %zu characters", sizeof policy->late_fee_at - 1);
+        return 0;
+    }
+    case K_COMPANY:
+    case K_PAYMENT:
+    case K_SIGNATURE: {
+        char *target = key == K_COMPANY ? policy->company
+                     : key == K_PAYMENT ? policy->payment : policy->signature;
+        if (strlen (value) >= POLICY_MESSAGE_MAX)
+            return s_fail (self, self->line, "%s: at most %d characters", name,
+                           POLICY_MESSAGE_MAX - 1);
+        for (char *p = value; *p; p++)
+            if (*p == '\t')
+                *p = ' ';
+        snprintf (target, POLICY_MESSAGE_MAX, "%s", value);
         return 0;
     }
     case K_HOURS: {
@@ -510,7 +532,8 @@ s_line (s_parse_t *self, char *text)
     }
     if (self->section == S_NONE)
         return s_fail (self, self->line, "a section ([terms], [contact], "
-                       "[promises], [settlement] or [steps]) must come first");
+                       "[promises], [settlement], [messages] or [steps]) must "
+                       "come first");
     if (self->section == S_STEPS)
         return s_step (self, text);
 
@@ -581,10 +604,10 @@ policy_parse (const char *text, policy_t *policy, int *line, char *err,
 
     //  Everything must be said.
     for (int s = 0; s < S_COUNT; s++)
-        if (!self.section_line [s])
+        if (!self.section_line [s] && s != S_MESSAGES)
             return s_fail (&self, last, "section [%s] is missing", s_sections [s]);
     for (int k = 0; k < K_COUNT; k++)
-        if (!self.key_line [k])
+        if (!self.key_line [k] && !s_keys [k].optional)
             return s_fail (&self, self.section_line [s_keys [k].section],
                            "[%s] is missing %s", s_sections [s_keys [k].section],
                            s_keys [k].name);
@@ -685,8 +708,14 @@ policy_json (const policy_t *policy)
                    policy->attempt_gap_days, policy->call_after_conversation_days,
                    policy->max_calls_per_7_days);
     strbuf_printf (&out, "\"promises\": {\"grace_days\": %d}, "
-                   "\"settlement\": {\"floor_percent\": %d}, \"steps\": [",
+                   "\"settlement\": {\"floor_percent\": %d}, \"messages\": {\"company\": ",
                    policy->promise_grace_days, policy->settlement_floor_percent);
+    json_string (&out, policy->company);
+    strbuf_puts (&out, ", \"payment\": ");
+    json_string (&out, policy->payment);
+    strbuf_puts (&out, ", \"signature\": ");
+    json_string (&out, policy->signature);
+    strbuf_puts (&out, "}, \"steps\": [");
     for (size_t i = 0; i < policy->n_steps; i++) {
         const policy_step_t *step = &policy->steps [i];
         strbuf_printf (&out, "%s{\"name\": \"%s\", \"anchor\": \"%s\", "
@@ -845,6 +874,11 @@ const char policy_default_text [] =
     "\n"
     "[settlement]\n"
     "floor_percent = 70          # offers below this share of the debt need a manager\n"
+    "\n"
+    "# [messages]                  # optional: how the reminders are signed\n"
+    "# company = Example Wholesale Ltd\n"
+    "# payment = bank transfer to IBAN SE35 5000 0000 0549 1000 0003, quoting the invoice number\n"
+    "# signature = Anna Berg, accounts receivable, +46 8 123 45 67\n"
     "\n"
     "[steps]\n"
     "# name              when                               channel           tone      who        what\n"

@@ -22,6 +22,7 @@
 #define POLICY_NAME_MAX 48          //  step name, NUL included
 #define POLICY_ACTION_MAX 201       //  step action text, NUL included
 #define POLICY_ERROR_MAX 256        //  a parse error message
+#define POLICY_MESSAGE_MAX 201      //  a [messages] value, NUL included
 
 //  One step of the cadence.
 typedef struct {
@@ -58,6 +59,10 @@ typedef struct {
     int max_calls_per_7_days;       //  call attempts in any 7 days
     int promise_grace_days;         //  days after a promised date before it is broken
     int settlement_floor_percent;   //  offers below this need a manager
+    char company [POLICY_MESSAGE_MAX];  //  [messages]: the business's name ("")
+    char payment [POLICY_MESSAGE_MAX];  //  ... how to pay, for the reminders ("")
+    char signature [POLICY_MESSAGE_MAX];    //  ... who signs them ("": "Accounts
+                                        //  receivable")
     size_t n_steps;                 //  steps used
     policy_step_t steps [POLICY_STEPS_MAX]; //  in the order they happen
 } policy_t;

@@ -241,8 +241,8 @@ s_opening (const char *tone, int before_due)
 //  Renders the message of a due email or letter group into *subject and
 //  *body (arena).
 static void
-s_render (cmdctx_t *ctx, const s_group_t *group, int32_t date, const char **subject,
-          const char **body)
+s_render (cmdctx_t *ctx, const s_group_t *group, int32_t date, const policy_t *policy,
+          const char **subject, const char **body)
 {
     const char *tone = group->step->tone;
     int before_due = 1;
@@ -250,6 +250,8 @@ s_render (cmdctx_t *ctx, const s_group_t *group, int32_t date, const char **subj
         if (date >= group->invoices [i]->due)
             before_due = 0;
     *subject = s_subject (tone, before_due, group->step->action);
+    if (*policy->company)
+        *subject = arena_printf (ctx->arena, "%s: %s", policy->company, *subject);
     char *text = arena_printf (ctx->arena,
         "Dear %s,\n\n%s\n\n"
         "  %-20s %-10s  %18s  %s\n", group->first->name, s_opening (tone, before_due),
@@ -279,10 +281,13 @@ s_render (cmdctx_t *ctx, const s_group_t *group, int32_t date, const char **subj
                              "includes it.\n", text, fee_lines++ ? "" : "\n", amount,
                              inv->currency, inv->number);
     }
+    if (*policy->payment)
+        text = arena_printf (ctx->arena, "%s\nHow to pay: %s\n", text, policy->payment);
     *body = arena_printf (ctx->arena,
         "%s\nIf there is a problem with any of these invoices, please reply to "
-        "this message so that we can put it right.\n\nYours sincerely,\n"
-        "Accounts receivable\n", text);
+        "this message so that we can put it right.\n\nYours sincerely,\n%s\n%s%s",
+        text, *policy->signature ? policy->signature : "Accounts receivable",
+        policy->company, *policy->company ? "\n" : "");
 }
 
 // ---------------------------------------------------------------- one date
@@ -464,7 +469,7 @@ s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on
                             || strcmp (step->channel, "letter") == 0
                             || strcmp (step->channel, "certified_letter") == 0)) {
         const char *subject, *body;
-        s_render (ctx, group, date, &subject, &body);
+        s_render (ctx, group, date, policy, &subject, &body);
         const char *recipient = strcmp (step->channel, "email") == 0
                                 ? group->first->email : group->first->address;
         const char *params [] = { group->first->customer_id, step->name, step->channel,

@@ -93,18 +93,24 @@ s_fee_total (const char *invoice)
                       "AND e.kind = 'fee'", invoice);
 }
 
-//  Loads the shipped default policy with its late_fee line replaced.
+//  Loads the shipped default policy with its late_fee line replaced and
+//  a [messages] section.
 static void
 s_policy (const char *late_fee)
 {
     const char *from = "late_fee = none";
     const char *at = strstr (policy_default_text, from);
+    const char *steps = strstr (policy_default_text, "[steps]");
     assert_non_null (at);
+    assert_non_null (steps);
+    const char *messages = "[messages]\ncompany = Fees Test Ltd\n"
+                           "payment = Bankgiro 5050-1055, quoting the invoice number\n";
     size_t head = (size_t) (at - policy_default_text);
-    char *text = malloc (strlen (policy_default_text) + strlen (late_fee) + 16);
+    char *text = malloc (strlen (policy_default_text) + strlen (late_fee)
+                         + strlen (messages) + 16);
     assert_non_null (text);
-    sprintf (text, "%.*slate_fee = %s%s", (int) head, policy_default_text, late_fee,
-             at + strlen (from));
+    sprintf (text, "%.*slate_fee = %s%.*s%s%s", (int) head, policy_default_text, late_fee,
+             (int) (steps - at - strlen (from)), at + strlen (from), messages, steps);
     assert_non_null (th_write_file (&s_server, "fees.conf", text));
     free (text);
     run_t run;
@@ -284,6 +290,15 @@ test_fees_once_only (void **state)
                                  "o.step = 'second_notice' AND o.body LIKE "
                                  "'%%a late fee of 25.00 USD has been added to invoice "
                                  "F-1%%' AND o.body LIKE '%%1250.00 USD%%'"), 1);
+    //  ... signed with the policy's [messages].
+    assert_int_equal (s_sql_int ("SELECT count(*) FROM outbox o JOIN customers c "
+                                 "ON c.id = o.customer_id WHERE c.ref = 'yes1' AND "
+                                 "o.step = 'second_notice' AND o.subject = 'Fees Test "
+                                 "Ltd: Second notice: payment overdue' AND o.body LIKE "
+                                 "E'%%\\nHow to pay: Bankgiro 5050-1055, quoting the "
+                                 "invoice number\\n%%' AND o.body LIKE E'%%Yours "
+                                 "sincerely,\\nAccounts receivable\\nFees Test Ltd\\n'"),
+                      1);
 
     //  Again for the same date, and again: nothing more.
     for (int i = 0; i < 3; i++) {

@@ -179,7 +179,57 @@ test_json_schema (void **state)
                              "\"or_unanswered\": 3, \"channel\": \"sales_flag\", "
                              "\"tone\": \"\", \"assignee\": \"sales\", \"action\": "));
     assert_non_null (strstr (json, "\"offset_days\": -3, \"day\": 27,"));
+    //  No [messages] in the default: empty, the engine's defaults apply.
+    assert_non_null (strstr (json, "\"messages\": {\"company\": \"\", \"payment\": \"\", "
+                             "\"signature\": \"\"}"));
     free (json);
+}
+
+//  [messages]: optional, each key optional, kept as written (case,
+//  punctuation, a # inside a word); checked for length and unknown keys.
+static void
+test_messages (void **state)
+{
+    (void) state;
+    const char *section =
+        "[messages]\n"
+        "company = Nordic Timber AB\n"
+        "payment = Bankgiro 5050-1055, quoting the invoice number (OCR#)\n"
+        "signature = Anna Berg, Accounts Receivable, +46 8 123 45 67\n\n";
+    const char *steps = strstr (policy_default_text, "[steps]");
+    assert_non_null (steps);
+    size_t head = (size_t) (steps - policy_default_text);
+    char *text = malloc (strlen (policy_default_text) + strlen (section) + 1);
+    assert_non_null (text);
+    sprintf (text, "%.*s%s%s", (int) head, policy_default_text, section, steps);
+    policy_t policy;
+    int line;
+    char err [POLICY_ERROR_MAX];
+    if (policy_parse (text, &policy, &line, err, sizeof err) != 0)
+        fail_msg ("line %d: %s", line, err);
+    assert_string_equal (policy.company, "Nordic Timber AB");
+    assert_string_equal (policy.payment,
+                         "Bankgiro 5050-1055, quoting the invoice number (OCR#)");
+    assert_string_equal (policy.signature, "Anna Berg, Accounts Receivable, +46 8 123 45 67");
+    char *json = policy_json (&policy);
+    assert_non_null (strstr (json, "\"messages\": {\"company\": \"Nordic Timber AB\""));
+    free (json);
+
+    char *bad = malloc (strlen (text) + 300);
+    assert_non_null (bad);
+    sprintf (bad, "%.*s[messages]\ncolour = blue\n%s", (int) head, policy_default_text, steps);
+    assert_int_equal (policy_parse (bad, &policy, &line, err, sizeof err), -1);
+    assert_non_null (strstr (err, "unknown key 'colour' in [messages] (keys: company, "
+                             "payment, signature)"));
+    char long_name [260];
+    memset (long_name, 'x', 250);
+    long_name [250] = '\0';
+    sprintf (bad, "%.*s[messages]\ncompany = %s\n%s", (int) head, policy_default_text,
+             long_name, steps);
+    assert_int_equal (policy_parse (bad, &policy, &line, err, sizeof err), -1);
+    assert_non_null (strstr (err, "company: at most 200 characters"));
+    free (bad);
+    free (text);
 }
 
 static void
@@ -657,6 +707,7 @@ main (void)
         cmocka_unit_test (test_default_is_the_cadence),
         cmocka_unit_test (test_default_matches_deploy_file),
         cmocka_unit_test (test_json_schema),
+        cmocka_unit_test (test_messages),
         cmocka_unit_test (test_parse_errors),
         cmocka_unit_test (test_parse_errors_more),
         cmocka_unit_test (test_parse_forgiving),
