@@ -1688,6 +1688,17 @@ s_form_submit (desk_t *desk)
     case FORM_MARK: {
         const Recoup__OutboxMarkReply *r = reply->outbox_mark;
         s_ids_add (&desk->sent, &desk->n_sent, &desk->cap_sent, form->outbox_id);
+        if (r->message) {
+            //  The contact it logged, known now rather than when its event
+            //  comes (it precedes r->seq, after every item recorded).
+            Recoup__Contact contact = RECOUP__CONTACT__INIT;
+            contact.customer = r->message->customer;
+            contact.channel = r->message->channel;
+            contact.direction = "out";
+            contact.outcome = "sent";
+            contact.at = r->message->sent_at;
+            s_contact_note (desk, &contact, r->seq);
+        }
         snprintf (what, sizeof what, "outbox message %" PRIu64 " marked sent (contact %"
                   PRIu64 ")", form->outbox_id, r->contact_id);
         break;

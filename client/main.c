@@ -66,6 +66,8 @@ s_usage (FILE *out)
         "           [--sort past-due|days|stage]   the late accounts, live\n"
         "  engine run [--as-of DATE]   the daily collections engine, catching up\n"
         "  worklist [--as-of DATE]     the actions due, contact rules applied\n"
+        "  desk [--as-of DATE] [--at ISO8601] [--mine | --assignee USER | --all] [--once]\n"
+        "                            the worklist and the accounts, one screen to work them\n"
         "  outbox list [--customer REF] [--status queued|sent|failed]\n"
         "  outbox show ID            a message as sent or to print (letters)\n"
         "  outbox due [--limit N] [--at ISO8601]\n"
