@@ -74,8 +74,11 @@ s_print_policy (const Recoup__Policy *policy)
         if (strcmp (parsed.late_fee_kind, "percent") == 0)
             printf (", late fee %d.%02d%% at %s", parsed.late_fee_bp / 100,
                     parsed.late_fee_bp % 100, parsed.late_fee_at);
-        else if (strcmp (parsed.late_fee_kind, "fixed") == 0)
-            printf (", late fee %s at %s", parsed.late_fee_amount, parsed.late_fee_at);
+        else if (strcmp (parsed.late_fee_kind, "fixed") == 0) {
+            char fee [256];
+            policy_late_fee_text (&parsed, fee, sizeof fee);
+            printf (", late fee %s at %s", fee, parsed.late_fee_at);
+        }
         else
             printf (", no late fee");
         printf ("\ncontact       %02d:%02d-%02d:%02d customer's time%s; "

@@ -2,6 +2,7 @@
     payment terms. See policy.h; the format is in deploy/POLICY.md.     */
 #include "policy.h"
 #include "json.h"
+#include "money.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -258,11 +259,53 @@ s_set_key (s_parse_t *self, int key, char *value)
             policy->late_fee_bp = (int) amount;
         }
         else {
-            if (s_decimal (number, 3, &amount) != 0 || amount <= 0)
-                return s_fail (self, self->line, "late_fee: '%s' is not an amount "
-                               "above zero (e.g. 25.00), or a rate (1.5%%)", number);
-            snprintf (policy->late_fee_amount, sizeof policy->late_fee_amount,
-                      "%.23s", number);
+            //  "25.00" (any currency it fits), or per currency:
+            //  "25.00 USD, 20.00 EUR, 2500 JPY".
+            char *item = number;
+            while (item) {
+                char *comma = strchr (item, ',');
+                if (comma)
+                    *comma = '\0';
+                s_trim (item);
+                char *space = strpbrk (item, " \t");
+                char code [8] = "";
+                if (space) {
+                    *space = '\0';
+                    char *rest = space + 1;
+                    s_trim (rest);
+                    if (strlen (rest) != 3)
+                        return s_fail (self, self->line, "late_fee: '%s' is not a "
+                                       "currency code (e.g. 25.00 USD)", rest);
+                    for (int c = 0; c < 3; c++)
+                        code [c] = (char) toupper ((unsigned char) rest [c]);
+                    code [3] = '\0';
+                }
+                if (s_decimal (item, 3, &amount) != 0 || amount <= 0)
+                    return s_fail (self, self->line, "late_fee: '%s' is not an amount "
+                                   "above zero (e.g. 25.00), or a rate (1.5%%)", item);
+                if (*code) {
+                    int64_t minor;
+                    char why [160];
+                    if (money_currency_exponent (code) < 0)
+                        return s_fail (self, self->line, "late_fee: %s is not an ISO "
+                                       "4217 currency code", code);
+                    if (money_parse (item, code, NULL, &minor, why, sizeof why) != 0)
+                        return s_fail (self, self->line, "late_fee: %s %s: %s", item,
+                                       code, why);
+                }
+                for (size_t k = 0; k < policy->n_late_fee_amounts; k++)
+                    if (strcmp (policy->late_fee_amounts [k].currency, code) == 0)
+                        return s_fail (self, self->line, "late_fee: %s is given twice",
+                                       *code ? code : "an amount without a currency");
+                if (policy->n_late_fee_amounts == POLICY_FEE_AMOUNTS_MAX)
+                    return s_fail (self, self->line, "late_fee: at most %d amounts",
+                                   POLICY_FEE_AMOUNTS_MAX);
+                policy_fee_amount_t *fee =
+                    &policy->late_fee_amounts [policy->n_late_fee_amounts++];
+                snprintf (fee->currency, sizeof fee->currency, "%s", code);
+                snprintf (fee->amount, sizeof fee->amount, "%.23s", item);
+                item = comma ? comma + 1 : NULL;
+            }
             policy->late_fee_kind = "fixed";
         }
         if (!*steps)
@@ -664,6 +707,12 @@ policy_parse (const char *text, policy_t *policy, int *line, char *err,
                                "%s (line %d) is not after the due date: a late fee "
                                "falls only on a late invoice", name,
                                policy->steps [i].line);
+            if (policy->steps [i].or_unanswered)
+                return s_fail (&self, self.key_line [K_LATE_FEE], "late_fee: step "
+                               "%s (line %d) may come early (or %d unanswered): a "
+                               "late fee needs a step on a fixed day after the due "
+                               "date", name, policy->steps [i].line,
+                               policy->steps [i].or_unanswered);
             policy->steps [i].late_fee = 1;
         }
     }
@@ -686,8 +735,15 @@ policy_json (const policy_t *policy)
     if (strcmp (policy->late_fee_kind, "percent") == 0)
         strbuf_printf (&out, ", \"basis_points\": %d", policy->late_fee_bp);
     else if (strcmp (policy->late_fee_kind, "fixed") == 0) {
-        strbuf_puts (&out, ", \"amount\": ");
-        json_string (&out, policy->late_fee_amount);
+        strbuf_puts (&out, ", \"amounts\": [");
+        for (size_t k = 0; k < policy->n_late_fee_amounts; k++) {
+            strbuf_printf (&out, "%s{\"currency\": ", k ? ", " : "");
+            json_string (&out, policy->late_fee_amounts [k].currency);
+            strbuf_puts (&out, ", \"amount\": ");
+            json_string (&out, policy->late_fee_amounts [k].amount);
+            strbuf_puts (&out, "}");
+        }
+        strbuf_puts (&out, "]");
     }
     if (strcmp (policy->late_fee_kind, "none") != 0) {
         strbuf_puts (&out, ", \"steps\": [");
@@ -783,7 +839,7 @@ policy_print_en (const policy_t *policy)
             snprintf (fee, sizeof fee, "%s%% of the amount then unpaid", pct);
         }
         else
-            snprintf (fee, sizeof fee, "%s", policy->late_fee_amount);
+            policy_late_fee_text (policy, fee, sizeof fee);
         strbuf_printf (&out, "Late payment: where your agreement with us provides "
                        "for late fees, a fee of %s is added to an invoice that is "
                        "still unpaid ", fee);
@@ -847,6 +903,38 @@ policy_print_en (const policy_t *policy)
                    policy->hours_end / 60, policy->hours_end % 60,
                    policy->weekdays_only ? ", Monday to Friday" : "");
     return out.data;
+}
+
+void
+policy_late_fee_text (const policy_t *policy, char *out, size_t len)
+{
+    size_t used = 0;
+    out [0] = '\0';
+    for (size_t k = 0; k < policy->n_late_fee_amounts && used < len; k++) {
+        const policy_fee_amount_t *fee = &policy->late_fee_amounts [k];
+        used += (size_t) snprintf (out + used, len - used, "%s%s%s%s", k ? ", " : "",
+                                   fee->amount, *fee->currency ? " " : "",
+                                   fee->currency);
+    }
+}
+
+int
+policy_late_fee_fixed (const policy_t *policy, const char *currency, int64_t *minor,
+                       char *err, size_t errlen)
+{
+    const policy_fee_amount_t *found = NULL;
+    for (size_t k = 0; k < policy->n_late_fee_amounts; k++) {
+        const policy_fee_amount_t *fee = &policy->late_fee_amounts [k];
+        if (strcmp (fee->currency, currency) == 0)
+            found = fee;
+        else if (!*fee->currency && !found)
+            found = fee;
+    }
+    if (!found) {
+        snprintf (err, errlen, "the policy's late fee has no amount in %s", currency);
+        return -1;
+    }
+    return money_parse (found->amount, currency, NULL, minor, err, errlen);
 }
 
 //  deploy/policy.conf, byte for byte (tests/test_policy.c checks it).

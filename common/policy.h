@@ -14,6 +14,7 @@
 #define RECOUP_POLICY_H_COMMON
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "terms.h"
 
@@ -23,6 +24,7 @@
 #define POLICY_ACTION_MAX 201       //  step action text, NUL included
 #define POLICY_ERROR_MAX 256        //  a parse error message
 #define POLICY_MESSAGE_MAX 201      //  a [messages] value, NUL included
+#define POLICY_FEE_AMOUNTS_MAX 8    //  fixed late fee amounts (currencies)
 
 //  One step of the cadence.
 typedef struct {
@@ -41,6 +43,12 @@ typedef struct {
     int line;                       //  line of the file it is on
 } policy_step_t;
 
+//  A fixed late fee in one currency ("" = any currency it fits).
+typedef struct {
+    char currency [4];
+    char amount [24];               //  as written, "25.00"
+} policy_fee_amount_t;
+
 //  Everything a policy file says.
 typedef struct {
     char terms_text [TERMS_TEXT_MAX];   //  default terms, canonical ("net 30")
@@ -48,8 +56,8 @@ typedef struct {
     const char *late_fee_kind;      //  "none", "fixed", "percent" (static)
     int late_fee_bp;                //  percent: basis points of the open
                                     //  balance (1.5% = 150)
-    char late_fee_amount [24];      //  fixed: amount as written, "25.00", in
-                                    //  the invoice's currency
+    policy_fee_amount_t late_fee_amounts [POLICY_FEE_AMOUNTS_MAX];  //  fixed
+    size_t n_late_fee_amounts;      //  ... used
     char late_fee_at [512];         //  the steps that charge it, as written
     int hours_start;                //  contact window start, minutes after midnight
     int hours_end;                  //  ... end (after start; 24:00 allowed)
@@ -80,6 +88,15 @@ int policy_parse (const char *text, policy_t *policy, int *line, char *err,
 //  The policy as JSON, the stable `params` schema (PROTOCOL.md). Caller
 //  frees.
 char *policy_json (const policy_t *policy);
+
+//  The fixed late fee in `currency` (its own amount, else the one
+//  without a currency) into *minor. 0, or -1 with why in err (no amount
+//  for that currency, or one it cannot hold: "25.00" in JPY).
+int policy_late_fee_fixed (const policy_t *policy, const char *currency, int64_t *minor,
+                           char *err, size_t errlen);
+
+//  The fixed late fee's amounts for people: "25.00 USD, 2500 JPY".
+void policy_late_fee_text (const policy_t *policy, char *out, size_t len);
 
 //  The customer-facing payment terms in English, plain text for an
 //  invoice or a web page. Caller frees.

@@ -339,17 +339,26 @@ s_charge_fees (cmdctx_t *ctx, s_group_t *group, const policy_t *policy,
             continue;
         int64_t amount;
         char err [120];
-        if (strcmp (policy->late_fee_kind, "percent") == 0)
-            //  Half up, in minor units; balances are positive here.
-            amount = (inv->balance * policy->late_fee_bp + 5000) / 10000;
-        else if (money_parse (policy->late_fee_amount, inv->currency, NULL, &amount,
-                              err, sizeof err) != 0) {
-            note = arena_printf (ctx->arena, "%s%slate fee %s not charged on %s: %s",
-                                 note, *note ? "; " : "", policy->late_fee_amount,
-                                 inv->number, err);
+        if (strcmp (policy->late_fee_kind, "percent") == 0) {
+            //  Half up, in minor units; balances are positive here. In 128
+            //  bits: a balance near INT64_MAX times 2500 basis points.
+            __int128 share = ((__int128) inv->balance * policy->late_fee_bp + 5000) / 10000;
+            amount = share > INT64_MAX ? -1 : (int64_t) share;
+        }
+        else if (policy_late_fee_fixed (policy, inv->currency, &amount, err,
+                                        sizeof err) != 0) {
+            note = arena_printf (ctx->arena, "%s%slate fee not charged on %s: %s",
+                                 note, *note ? "; " : "", inv->number, err);
             continue;
         }
-        if (amount <= 0)
+        int64_t after;
+        if (amount < 0 || money_add (inv->balance, amount, &after) != 0) {
+            note = arena_printf (ctx->arena, "%s%slate fee not charged on %s: the "
+                                 "balance would overflow", note, *note ? "; " : "",
+                                 inv->number);
+            continue;
+        }
+        if (amount == 0)
             continue;
         const char *params [] = {
             inv->id, inv->customer_id, s_iso (ctx, group->on [i]),
@@ -375,7 +384,7 @@ s_charge_fees (cmdctx_t *ctx, s_group_t *group, const policy_t *policy,
             continue;
         if (!ledger_emit_entry (ctx, entry_id))
             return NULL;
-        inv->balance += amount;
+        inv->balance = after;
         group->fees [i] = amount;
         cmd_money_t text = cmd_money (amount, inv->currency);
         note = arena_printf (ctx->arena, "%s%slate fee %s charged on %s", note,
@@ -453,11 +462,20 @@ s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on
     if (*fees)
         why = *why ? arena_printf (ctx->arena, "%s; %s", why, fees) : fees;
 
-    //  The invoice numbers as a PostgreSQL array literal.
+    //  The invoice numbers as a PostgreSQL array literal (each quoted, with
+    //  " and \ escaped: an invoice number may hold them).
     const char *numbers = "{";
-    for (size_t i = 0; i < group->n_invoices; i++)
-        numbers = arena_printf (ctx->arena, "%s%s\"%s\"", numbers, i ? "," : "",
-                                group->invoices [i]->number);
+    for (size_t i = 0; i < group->n_invoices; i++) {
+        const char *number = group->invoices [i]->number;
+        char *quoted = arena_alloc (ctx->arena, 2 * strlen (number) + 1), *q = quoted;
+        for (const char *p = number; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                *q++ = '\\';
+            *q++ = *p;
+        }
+        *q = '\0';
+        numbers = arena_printf (ctx->arena, "%s%s\"%s\"", numbers, i ? "," : "", quoted);
+    }
     numbers = arena_printf (ctx->arena, "%s}", numbers);
     //  ... and for people: "INV-1, INV-2".
     const char *listed = "";
@@ -877,11 +895,12 @@ s_run_date (cmdctx_t *ctx, int32_t date, const char *recorded_on, const char *us
                         taken_by [n_taken++] = step->name;
                     }
                 }
-                //  A late fee only on the day its step falls, and only for
-                //  a step taken or skipped for the reason (not paused, not
-                //  passed over): no back fees over imported history.
+                //  A late fee only on the day its step falls, after the due
+                //  date, and only with a step taken (a message or a call
+                //  goes with it; not paused, not passed over, not skipped
+                //  for the reason): no back fees over imported history.
                 int fee_ok = step->late_fee && inv->late_fees && on == date
-                             && !*inv->pause && !superseded;
+                             && date > inv->due && !skipped;
                 s_group_add (ctx, &groups, &n_groups, &cap_groups, inv, step, on,
                              skipped, why, fee_ok);
             }

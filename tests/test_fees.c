@@ -233,11 +233,13 @@ static void
 test_fees_once_only (void **state)
 {
     (void) state;
-    s_policy ("25.00 at past_due_notice, second_notice, direct_notice");
+    s_policy ("25.00 USD, 2500 JPY at past_due_notice, second_notice, direct_notice");
     s_invoice ("F-1", "yes1", 0, 30, "1200.00");
     s_invoice ("N-1", "no1", 0, 30, "1200.00");
     s_customer ("yen1", "--late-fees yes --currency JPY");
     s_invoice ("J-1", "yen1", 0, 30, "120000");
+    s_customer ("eur1", "--late-fees yes --currency EUR");
+    s_invoice ("E-1", "eur1", 0, 30, "1200.00");
     s_customer ("prom1", "--late-fees yes");
     s_invoice ("P-1", "prom1", 0, 30, "1200.00");
     //  prom1 promised on day 29 to pay by day 70: dunning pauses to 73.
@@ -272,15 +274,19 @@ test_fees_once_only (void **state)
         fail_msg ("no '%s' in %s", want, whys);
     free (whys);
     assert_int_equal (s_fee_count ("N-1"), 0);
-    assert_int_equal (s_fee_count ("J-1"), 0);
+    //  The yen account pays the yen amount; the euro one has none.
+    assert_int_equal (s_fee_count ("J-1"), 2);
+    assert_int_equal (s_fee_total ("J-1"), 5000);
+    assert_int_equal (s_fee_count ("E-1"), 0);
     assert_int_equal (s_fee_count ("P-1"), 0);
     assert_int_equal (s_sql_int ("SELECT count(*) FROM engine_actions a JOIN invoices i "
-                                 "ON i.id = a.invoice_id WHERE i.number = 'J-1' AND "
-                                 "a.step = 'past_due_notice' AND a.why LIKE "
-                                 "'late fee 25.00 not charged on J-1: %%'"), 1);
+                                 "ON i.id = a.invoice_id WHERE i.number = 'E-1' AND "
+                                 "a.step = 'past_due_notice' AND a.why = 'late fee not "
+                                 "charged on E-1: the policy''s late fee has no amount "
+                                 "in EUR'"), 1);
     //  Each fee is an entry.posted event.
     assert_int_equal (s_sql_int ("SELECT count(*) FROM events WHERE kind = 'entry.posted'")
-                      - posted0, 2);
+                      - posted0, 4);
     //  The balance carries them, and the reminder says so.
     run_t run;
     s_run (&run, "--json account show yes1 --as-of %s", s_day (50));
@@ -324,7 +330,7 @@ test_fees_once_only (void **state)
     reply = s_engine (50);
     recoup__reply__free_unpacked (reply, NULL);
     assert_int_equal (s_fee_count ("F-1"), 2);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM late_fees"), 2);
+    assert_int_equal (s_sql_int ("SELECT count(*) FROM late_fees"), 4);
 }
 
 //  Catch-up after 20 days without a run charges the fee of a step that

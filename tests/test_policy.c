@@ -185,6 +185,44 @@ test_json_schema (void **state)
     free (json);
 }
 
+//  A fixed late fee per currency, and one for any currency it fits.
+static void
+test_fee_amounts (void **state)
+{
+    (void) state;
+    const char *line = "late_fee = 25.00 USD, 2500 jpy, 20.00 at second_notice";
+    const char *at = strstr (policy_default_text, "late_fee = none");
+    assert_non_null (at);
+    char *text = malloc (strlen (policy_default_text) + strlen (line) + 1);
+    assert_non_null (text);
+    sprintf (text, "%.*s%s%s", (int) (at - policy_default_text), policy_default_text,
+             line, at + strlen ("late_fee = none"));
+    policy_t policy;
+    int where;
+    char err [POLICY_ERROR_MAX];
+    if (policy_parse (text, &policy, &where, err, sizeof err) != 0)
+        fail_msg ("line %d: %s", where, err);
+    free (text);
+    int64_t minor;
+    assert_int_equal (policy_late_fee_fixed (&policy, "USD", &minor, err, sizeof err), 0);
+    assert_int_equal (minor, 2500);
+    assert_int_equal (policy_late_fee_fixed (&policy, "JPY", &minor, err, sizeof err), 0);
+    assert_int_equal (minor, 2500);
+    assert_int_equal (policy_late_fee_fixed (&policy, "EUR", &minor, err, sizeof err), 0);
+    assert_int_equal (minor, 2000);
+    //  "20.00" without a currency does not fit a currency without
+    //  decimals: no fee there.
+    assert_int_equal (policy_late_fee_fixed (&policy, "KRW", &minor, err, sizeof err), -1);
+    char fee [128];
+    policy_late_fee_text (&policy, fee, sizeof fee);
+    assert_string_equal (fee, "25.00 USD, 2500 JPY, 20.00");
+    char *json = policy_json (&policy);
+    assert_non_null (strstr (json, "\"amounts\": [{\"currency\": \"USD\", \"amount\": "
+                             "\"25.00\"}, {\"currency\": \"JPY\", \"amount\": \"2500\"}, "
+                             "{\"currency\": \"\", \"amount\": \"20.00\"}]"));
+    free (json);
+}
+
 //  [messages]: optional, each key optional, kept as written (case,
 //  punctuation, a # inside a word); checked for length and unknown keys.
 static void
@@ -285,6 +323,17 @@ test_parse_errors_more (void **state)
                         s_line_of ("late_fee"), "named twice");
     expect_parse_error ("late_fee = none", "late_fee = 25.00 at friendly_reminder",
                         s_line_of ("late_fee"), "not after the due date");
+    expect_parse_error ("late_fee = none", "late_fee = 25.00 at sales_flag",
+                        s_line_of ("late_fee"), "may come early (or 3 unanswered)");
+    expect_parse_error ("late_fee = none", "late_fee = 25.005 USD at second_notice",
+                        s_line_of ("late_fee"), "25.005 USD:");
+    expect_parse_error ("late_fee = none", "late_fee = 25.00 XYZ at second_notice",
+                        s_line_of ("late_fee"), "XYZ is not an ISO 4217 currency code");
+    expect_parse_error ("late_fee = none",
+                        "late_fee = 25.00 USD, 30.00 usd at second_notice",
+                        s_line_of ("late_fee"), "USD is given twice");
+    expect_parse_error ("late_fee = none", "late_fee = 25.00 dollars at second_notice",
+                        s_line_of ("late_fee"), "'dollars' is not a currency code");
     expect_parse_error ("default = net 30", "default = net thirty",
                         s_line_of ("default"), "default:");
     expect_parse_error ("floor_percent = 70", "floor_percent = 170",
@@ -708,6 +757,7 @@ main (void)
         cmocka_unit_test (test_default_matches_deploy_file),
         cmocka_unit_test (test_json_schema),
         cmocka_unit_test (test_messages),
+        cmocka_unit_test (test_fee_amounts),
         cmocka_unit_test (test_parse_errors),
         cmocka_unit_test (test_parse_errors_more),
         cmocka_unit_test (test_parse_forgiving),
