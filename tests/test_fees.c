@@ -377,6 +377,10 @@ test_fees_rate (void **state)
     s_policy ("1.5% at second_notice");
     s_customer ("rate1", "--late-fees yes");
     s_invoice ("R-1", "rate1", 71, 101, "1200.00");
+    //  An invoice number with a quote and a backslash goes through the
+    //  engine's arrays intact.
+    s_customer ("quote1", "");
+    s_invoice ("'Q\"1\\b'", "quote1", 71, 101, "100.00");
     run_t run;
     s_run (&run, "payment post --customer rate1 --reference PAY-R1 --amount 200.00 "
                  "--received %s", s_day (90));
@@ -388,6 +392,11 @@ test_fees_rate (void **state)
     if (!strstr (whys, "late fee 15.00 USD charged on R-1"))
         fail_msg ("no fee note in %s", whys);
     free (whys);
+    assert_int_equal (s_sql_int ("SELECT count(*) FROM outbox WHERE invoices = "
+                                 "ARRAY [E'Q\"1\\\\b'] AND step = 'past_due_notice'"), 1);
+    assert_int_equal (s_sql_int ("SELECT count(*) FROM engine_actions a JOIN invoices i "
+                                 "ON i.id = a.invoice_id WHERE i.number = E'Q\"1\\\\b'"),
+                      7);
     //  The new policy charges nothing at past_due_notice (day 102).
     assert_int_equal (s_sql_int ("SELECT count(*) FROM entries e JOIN invoices i "
                                  "ON i.id = e.invoice_id WHERE i.number = 'R-1' "
