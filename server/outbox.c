@@ -313,7 +313,9 @@ s_note (cmdctx_t *ctx, const Recoup__OutboxMessage *m)
 
 //  outbox_mark: records an attempt to deliver a message. sent also logs
 //  the outbound contact (contacts_record: the contact rules at `at`, the
-//  chain, contact.logged); a rule that forbids it refuses the mark.
+//  chain, contact.logged); a rule broken by then is recorded overridden
+//  (the message went out), except cease-contact and opt-outs, which
+//  refuse the mark.
 int
 cmd_outbox_mark (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *reply)
 {
@@ -394,6 +396,21 @@ cmd_outbox_mark (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *r
         if (contacts_record (ctx, reply, "outbox_mark", &entry, &contact, &contact_seq,
                              &warning) != 0)
             return -1;
+        //  The message went out: the contact happened, and the log records
+        //  what happened. A rule that came into force between outbox_due
+        //  and the send (quiet hours began, a sender slowed by a mail
+        //  server) is recorded as overridden, with why; only cease-contact
+        //  and opt-outs, which nothing overrides, refuse the mark.
+        if (reply->result_case == RECOUP__REPLY__RESULT_ERROR
+            && reply->error->code == RECOUP__ERROR_CODE__FORBIDDEN_BY_RULE) {
+            reply->result_case = RECOUP__REPLY__RESULT__NOT_SET;
+            reply->error = NULL;
+            entry.override_reason = "already sent when recorded: the rules allowed "
+                                    "it when it was handed to the sender";
+            if (contacts_record (ctx, reply, "outbox_mark", &entry, &contact,
+                                 &contact_seq, &warning) != 0)
+                return -1;
+        }
         if (reply->result_case == RECOUP__REPLY__RESULT_ERROR)
             return 0;
         contact_id = contact->id;
