@@ -230,8 +230,11 @@ cmd_outbox_due (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
         "AND (d.attempts = 0 OR d.retry_at <= " S_AT ("$1") ") "
         "AND EXISTS (SELECT 1 FROM invoices i WHERE i.number = ANY (o.invoices) "
         "  AND i.customer_id = o.customer_id AND i.issued <= $2::date "
+        "  AND recoup_invoice_balance (i.id, $2::date) > 0) "
+        "AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.number = ANY (o.invoices) "
+        "  AND i.customer_id = o.customer_id AND i.issued <= $2::date "
         "  AND recoup_invoice_balance (i.id, $2::date) > 0 "
-        "  AND recoup_invoice_pause (i.id, i.customer_id, $2::date) = '') "
+        "  AND recoup_invoice_pause (i.id, i.customer_id, $2::date) <> '') "
         "ORDER BY o.id", 2, params);
     if (!res)
         return -1;

@@ -1041,6 +1041,20 @@ test_not_offered (void **state)
     expect_run (&run, 0, NULL);
     free (dispute);
     assert_true (s_due_now ("", "disp"));
+
+    //  One message about two invoices, one of them disputed since: held
+    //  back too (it would ask for the disputed amount).
+    s_customer ("disp2", s_noon, "");
+    s_invoice ("DISP2-A", "disp2", -3, 27);
+    s_invoice ("DISP2-B", "disp2", -3, 27);
+    recoup__reply__free_unpacked (s_engine (0), NULL);
+    assert_int_equal (s_sql_int ("SELECT cardinality (o.invoices) FROM outbox o JOIN "
+                                 "customers c ON c.id = o.customer_id WHERE c.ref = 'disp2'"),
+                      2);
+    assert_true (s_due_now ("", "disp2"));
+    s_run (&run, "dispute open DISP2-B --reason 'not ordered'");
+    expect_run (&run, 0, NULL);
+    assert_false (s_due_now ("", "disp2"));
 }
 
 //  The SMTP server refuses a recipient: the attempt is recorded failed
