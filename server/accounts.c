@@ -130,27 +130,64 @@ s_currency (cmdctx_t *ctx, Recoup__Reply *reply, const char *field,
 
 // ---------------------------------------------------------------- touched
 
+//  Puts `id` in a table of `cap` slots (a power of two). 1 when added.
+static int
+s_touched_put (int64_t *slots, size_t cap, int64_t id)
+{
+    size_t i = (size_t) ((uint64_t) id * 0x9E3779B97F4A7C15ull) & (cap - 1);
+    while (slots [i] && slots [i] != id)
+        i = (i + 1) & (cap - 1);
+    if (slots [i])
+        return 0;
+    slots [i] = id;
+    return 1;
+}
+
 void
 accounts_touch (cmdctx_t *ctx, accounts_touched_t *self, const char *customer_id)
 {
     assert (self && customer_id && *customer_id);
-    const char *key = arena_printf (ctx->arena, ",%s,", customer_id);
-    if (!self->ids)
-        self->ids = key;
-    else if (!strstr (self->ids, key))
-        self->ids = arena_printf (ctx->arena, "%s%s,", self->ids, customer_id);
+    int64_t id = strtoll (customer_id, NULL, 10);
+    assert (id > 0);
+    if ((self->count + 1) * 2 > self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : 16;
+        int64_t *slots = arena_alloc (ctx->arena, cap * sizeof *slots);
+        memset (slots, 0, cap * sizeof *slots);
+        for (size_t i = 0; i < self->cap; i++)
+            if (self->slots [i])
+                s_touched_put (slots, cap, self->slots [i]);
+        self->slots = slots;
+        self->cap = cap;
+    }
+    self->count += (size_t) s_touched_put (self->slots, self->cap, id);
+}
+
+const char *
+accounts_touched_ids (cmdctx_t *ctx, const accounts_touched_t *self)
+{
+    if (!self->count)
+        return NULL;
+    strbuf_t out;
+    strbuf_init (&out);
+    strbuf_puts (&out, "{");
+    int first = 1;
+    for (size_t i = 0; i < self->cap; i++)
+        if (self->slots [i]) {
+            strbuf_printf (&out, "%s%" PRId64, first ? "" : ",", self->slots [i]);
+            first = 0;
+        }
+    strbuf_puts (&out, "}");
+    const char *ids = arena_strdup (ctx->arena, out.data);
+    strbuf_free (&out);
+    return ids;
 }
 
 int
 accounts_touched_emit (cmdctx_t *ctx, accounts_touched_t *self)
 {
-    if (!self->ids)
-        return 0;
-    //  ",1,5," -> "{1,5}"
-    size_t len = strlen (self->ids);
-    const char *ids = arena_printf (ctx->arena, "{%.*s}", (int) (len - 2), self->ids + 1);
-    self->ids = NULL;
-    return ledger_emit_accounts (ctx, ids);
+    const char *ids = accounts_touched_ids (ctx, self);
+    *self = (accounts_touched_t) { NULL, 0, 0 };
+    return ids ? ledger_emit_accounts (ctx, ids) : 0;
 }
 
 // ---------------------------------------------------------------- messages

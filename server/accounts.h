@@ -13,12 +13,18 @@
 //  they change them and emit once at the end. Lives in the command's
 //  arena; starts as { NULL } (none).
 typedef struct {
-    const char *ids;            //  ",1,5,": customers.id between commas, or NULL
+    int64_t *slots;             //  customers.id, open addressing, 0 empty (arena)
+    size_t cap;                 //  slots
+    size_t count;               //  customers in it
 } accounts_touched_t;
 
 //  Adds customer `customer_id` (customers.id as text) to `self`; a
 //  customer already in it is not added again.
 void accounts_touch (cmdctx_t *ctx, accounts_touched_t *self, const char *customer_id);
+
+//  The customers in `self` as a PostgreSQL array literal ("{1,5}", in the
+//  arena), or NULL when there are none.
+const char *accounts_touched_ids (cmdctx_t *ctx, const accounts_touched_t *self);
 
 //  Emits one account.changed per customer in `self` (ledger_emit_accounts)
 //  and empties it. Write commands only. Returns 0 or -1.

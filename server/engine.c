@@ -1043,19 +1043,16 @@ cmd_engine_run (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
     result->summary = summary;
     result->n_actions = tally.n_actions;
     result->actions = tally.actions;
-    if (summary->dates || tally.touched.ids) {
+    const char *touched = accounts_touched_ids (ctx, &tally.touched);
+    if (summary->dates || touched) {
         //  Aging, days past due and stage move with the calendar: the
         //  accounts with anything open, those the run acted on and those
         //  whose collection state it changed are published as they stand
         //  on the business date, once per run.
         char today [11];
         ledger_business_date (today);
-        const char *touched = "{}";
-        if (tally.touched.ids) {
-            size_t len = strlen (tally.touched.ids);
-            touched = arena_printf (ctx->arena, "{%.*s}", (int) (len - 2),
-                                    tally.touched.ids + 1);
-        }
+        if (!touched)
+            touched = "{}";
         res = db_exec (ctx->db, PGRES_TUPLES_OK,
             "SELECT '{' || coalesce (string_agg (id::text, ','), '') || '}' FROM "
             "(SELECT customer_id AS id FROM recoup_open_items ($1::date) "
