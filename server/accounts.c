@@ -450,18 +450,25 @@ accounts_hold_by_policy (cmdctx_t *ctx, const char *customer_id, const char *why
                          const char *on, accounts_touched_t *touched)
 {
     PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
-        "SELECT coalesce ((SELECT on_hold AND cash_only FROM account_state "
-        "WHERE customer_id = $1::bigint), false)", 1, &customer_id);
+        "SELECT coalesce ((SELECT on_hold FROM account_state "
+        "WHERE customer_id = $1::bigint), false), coalesce ((SELECT cash_only "
+        "FROM account_state WHERE customer_id = $1::bigint), false)", 1, &customer_id);
     if (!res)
         return -1;
-    int already = PQgetvalue (res, 0, 0) [0] == 't';
+    int on_hold = PQgetvalue (res, 0, 0) [0] == 't';
+    int cash_only = PQgetvalue (res, 0, 1) [0] == 't';
     PQclear (res);
-    if (already)
+    if (on_hold && cash_only)
         return 0;
-    if (s_hold_for_break (ctx, customer_id, "hold_placed", why, touched) != 0
-        || flags_raise_touching (ctx, strtoll (customer_id, NULL, 10), "hold", on,
-                                 arena_printf (ctx->arena, "credit hold placed by the "
-                                               "policy: %s", why), NULL, touched) != 0)
+    //  Held already (by a person): cash-only joins the hold, whose reason
+    //  stays, and the rep has had the hold's flag.
+    if (s_hold_for_break (ctx, customer_id, "hold_placed", why, touched) != 0)
+        return -1;
+    if (on_hold)
+        return 2;
+    if (flags_raise_touching (ctx, strtoll (customer_id, NULL, 10), "hold", on,
+                              arena_printf (ctx->arena, "credit hold placed by the "
+                                            "policy: %s", why), NULL, touched) != 0)
         return -1;
     return 1;
 }

@@ -46,9 +46,11 @@ int accounts_evaluate_touching (cmdctx_t *ctx, const char *as_of,
 //  hold and cash-only with `why` as the hold reason (account.state_changed,
 //  change "hold_placed", by "" = recoupd) and raises a `hold` flag whose
 //  subject is `on` (the step's date), unless the account is on hold and
-//  cash-only already. Touches the customer. Write commands only. Returns
-//  1 when placed, 0 when it was in place already, -1 on a database
-//  failure.
+//  cash-only already. An account a person put on hold keeps its hold and
+//  reason and becomes cash-only too (no second flag). Touches the
+//  customer. Write commands only. Returns 1 when placed, 2 when only
+//  cash-only was added, 0 when both were in place already, -1 on a
+//  database failure.
 int accounts_hold_by_policy (cmdctx_t *ctx, const char *customer_id, const char *why,
                              const char *on, accounts_touched_t *touched);
 

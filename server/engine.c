@@ -564,8 +564,9 @@ s_record (cmdctx_t *ctx, s_group_t *group, int32_t date, const char *recorded_on
                 return -1;
         }
         why = !open ? "not placed: the invoices were paid since"
-            : placed ? "credit hold placed, cash only"
-            : "the account is on credit hold already";
+            : placed == 1 ? "credit hold placed, cash only"
+            : placed == 2 ? "the account was on credit hold already; cash only now too"
+            : "the account is on credit hold and cash only already";
     }
 
     s_rows_t *rows = tally->rows;
