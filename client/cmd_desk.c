@@ -75,6 +75,8 @@
 #define DESK_REFRESH_MS 250         //  soonest refetch after an event
 #define DESK_PROBE_MS 5000          //  status every so often: connection, date
 #define DESK_PROBE_TIMEOUT_MS 1500  //  a probe's own deadline
+#define DESK_RECHECK_MS 60000       //  the whole worklist again: rules lapse with time
+#define DESK_PENDING_MAX 16         //  customers refetched one by one, beyond: all
 #define DESK_MIN_COLS 50            //  smaller screens only say so
 #define DESK_MIN_LINES 12
 #define FORM_FIELDS 6               //  most fields of a form
@@ -135,7 +137,7 @@ typedef struct {
 
 //  A worklist item in view.
 typedef struct {
-    const Recoup__EngineAction *item;   //  borrowed from desk->worklist
+    const Recoup__EngineAction *item;   //  borrowed from desk->items
     int done;                   //  done today (see the file's header)
     char how [160];             //  what did it, for people
 } desk_row_t;
@@ -202,7 +204,12 @@ typedef struct {
     int offline;                //  the last call could not reach the server
     char offline_why [1024];    //  why
     //  The worklist
-    Recoup__Reply *worklist;    //  owned; its items are what rows point to
+    Recoup__Reply *worklist;    //  the last whole worklist asked for, owned
+    Recoup__Reply **patches;    //  one customer's items asked for since, owned
+    size_t n_patches;           //  entries in patches
+    const Recoup__EngineAction **items; //  every item, in the server's order,
+                                //  borrowed from worklist and patches
+    size_t n_items;             //  entries in items
     char as_of [16];            //  the date it is for (its reply's as_of)
     desk_row_t *rows;           //  items in view, in the server's order
     size_t n_rows;              //  entries in rows
@@ -239,9 +246,11 @@ typedef struct {
     char status [1536];         //  the status line
     int status_error;           //  it reports a failure
     desk_form_t form;           //  the open form
-    int dirty_worklist;         //  an event asks for the worklist again
+    int dirty_worklist;         //  an event asks for the whole worklist again
+    char *pending [DESK_PENDING_MAX];   //  customers whose items to ask again
+    size_t n_pending;           //  entries in pending
     int dirty_detail;           //  ... for the shown account again
-    long long last_fetch_ms;    //  when the worklist was last fetched
+    long long last_fetch_ms;    //  when the whole worklist was last fetched
     long long last_probe_ms;    //  when status was last asked
 } desk_t;
 
@@ -693,12 +702,9 @@ s_knowledge_clear (desk_t *desk)
 static int
 s_actions_known (const desk_t *desk)
 {
-    if (!desk->worklist)
-        return 1;
-    const Recoup__WorklistReply *w = desk->worklist->worklist;
-    for (size_t i = 0; i < w->n_items; i++)
-        if (strcmp (w->items [i]->channel, "credit_hold") != 0
-            && !s_action_find (desk, w->items [i]->customer, w->items [i]->step))
+    for (size_t i = 0; i < desk->n_items; i++)
+        if (strcmp (desk->items [i]->channel, "credit_hold") != 0
+            && !s_action_find (desk, desk->items [i]->customer, desk->items [i]->step))
             return 0;
     return 1;
 }
@@ -768,7 +774,8 @@ s_in_scope (const desk_t *desk, const Recoup__EngineAction *a)
 }
 
 //  The state of a message asked of outbox_list. Returns 1 when sent
-//  (and notes it), 0 otherwise; asked at most once per message.
+//  (and notes it), 0 otherwise (not sent, or not to be known: a sales
+//  key may not read the outbox); asked at most once per message.
 static int
 s_outbox_sent_asked (desk_t *desk, uint64_t id)
 {
@@ -782,8 +789,10 @@ s_outbox_sent_asked (desk_t *desk, uint64_t id)
     desk_error_t error;
     Recoup__Reply *reply = s_call (desk, &request, RECOUP__REPLY__RESULT_OUTBOX_LIST,
                                    desk->timeout_ms, &error);
-    if (!reply)
+    if (!reply) {
+        s_ids_add (&desk->checked, &desk->n_checked, &desk->cap_checked, id);
         return 0;               //  not known: shown as not done
+    }
     int sent = reply->outbox_list->n_messages == 1
                && strcmp (reply->outbox_list->messages [0]->status, "sent") == 0;
     recoup__reply__free_unpacked (reply, NULL);
@@ -845,18 +854,15 @@ s_rows_build (desk_t *desk)
     free (desk->rows);
     desk->rows = NULL;
     desk->n_rows = desk->n_done = desk->n_blocked = 0;
-    if (!desk->worklist)
-        return;
-    const Recoup__WorklistReply *w = desk->worklist->worklist;
-    desk->rows = calloc (w->n_items + 1, sizeof *desk->rows);
+    desk->rows = calloc (desk->n_items + 1, sizeof *desk->rows);
     if (!desk->rows)
         return;
     size_t keep = desk->selected;
-    for (size_t i = 0; i < w->n_items; i++) {
-        if (!s_in_scope (desk, w->items [i]))
+    for (size_t i = 0; i < desk->n_items; i++) {
+        if (!s_in_scope (desk, desk->items [i]))
             continue;
         desk_row_t *row = &desk->rows [desk->n_rows];
-        row->item = w->items [i];
+        row->item = desk->items [i];
         s_row_done (desk, row);
         desk->n_done += row->done != 0;
         desk->n_blocked += !row->done && *row->item->blocked_by;
@@ -868,33 +874,169 @@ s_rows_build (desk_t *desk)
     desk->selected = desk->n_rows == 0 ? 0 : keep < desk->n_rows ? keep : desk->n_rows - 1;
 }
 
-//  Asks for the worklist again. 0, or -1 with *error (the old one stays).
-static int
-s_worklist_fetch (desk_t *desk, desk_error_t *error)
+//  worklist for the date, judged now (or at --at); one customer's items
+//  when `customer` is not NULL. The reply (caller frees) or NULL.
+static Recoup__Reply *
+s_worklist_ask (desk_t *desk, const char *customer, desk_error_t *error)
 {
     char now [48];
     Recoup__WorklistRequest list = RECOUP__WORKLIST_REQUEST__INIT;
     list.as_of = desk->as_of_given;
     list.at = *desk->at ? desk->at : (char *) wire_format_time (wire_now_us (), now,
                                                                 sizeof now);
+    if (customer)
+        list.customer = (char *) customer;
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_WORKLIST;
     request.worklist = &list;
-    Recoup__Reply *reply = s_call (desk, &request, RECOUP__REPLY__RESULT_WORKLIST,
-                                   desk->timeout_ms, error);
+    return s_call (desk, &request, RECOUP__REPLY__RESULT_WORKLIST, desk->timeout_ms, error);
+}
+
+//  Forgets the customers whose items were to be asked again.
+static void
+s_pending_clear (desk_t *desk)
+{
+    for (size_t i = 0; i < desk->n_pending; i++)
+        free (desk->pending [i]);
+    desk->n_pending = 0;
+}
+
+//  Frees the worklist replies and the item list (the rows must not be
+//  used until built again).
+static void
+s_items_free (desk_t *desk)
+{
+    if (desk->worklist)
+        recoup__reply__free_unpacked (desk->worklist, NULL);
+    desk->worklist = NULL;
+    for (size_t i = 0; i < desk->n_patches; i++)
+        recoup__reply__free_unpacked (desk->patches [i], NULL);
+    free (desk->patches);
+    desk->patches = NULL;
+    desk->n_patches = 0;
+    free (desk->items);
+    desk->items = NULL;
+    desk->n_items = 0;
+}
+
+//  Asks for the whole worklist again. 0, or -1 with *error (the old one
+//  stays).
+static int
+s_worklist_fetch (desk_t *desk, desk_error_t *error)
+{
+    Recoup__Reply *reply = s_worklist_ask (desk, NULL, error);
     desk->last_fetch_ms = wire_clock_ms ();
     if (!reply)
         return -1;
-    if (desk->worklist && strcmp (reply->worklist->as_of, desk->as_of) != 0)
+    const Recoup__WorklistReply *w = reply->worklist;
+    const Recoup__EngineAction **items = calloc (w->n_items + 1, sizeof *items);
+    if (!items) {
+        recoup__reply__free_unpacked (reply, NULL);
+        snprintf (error->text, sizeof error->text, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < w->n_items; i++)
+        items [i] = w->items [i];
+    if (*desk->as_of && strcmp (w->as_of, desk->as_of) != 0)
         s_knowledge_clear (desk);       //  another date: its own items
-    snprintf (desk->as_of, sizeof desk->as_of, "%s", reply->worklist->as_of);
-    //  The rows point into the old reply until they are built again.
+    snprintf (desk->as_of, sizeof desk->as_of, "%s", w->as_of);
+    //  The rows keep the selection by its customer and step: built again
+    //  before the old replies are freed.
     Recoup__Reply *old = desk->worklist;
+    Recoup__Reply **old_patches = desk->patches;
+    size_t n_old_patches = desk->n_patches;
+    const Recoup__EngineAction **old_items = desk->items;
     desk->worklist = reply;
+    desk->patches = NULL;
+    desk->n_patches = 0;
+    desk->items = items;
+    desk->n_items = w->n_items;
     s_rows_build (desk);
     if (old)
         recoup__reply__free_unpacked (old, NULL);
+    for (size_t i = 0; i < n_old_patches; i++)
+        recoup__reply__free_unpacked (old_patches [i], NULL);
+    free (old_patches);
+    free (old_items);
     desk->dirty_worklist = 0;
+    s_pending_clear (desk);
+    return 0;
+}
+
+//  Asks for one customer's items again and puts them in place of those
+//  the list has (the server orders by customer, so they are together).
+//  A customer with no items on the list is left to the next whole
+//  worklist. 0, or -1 with *error.
+static int
+s_worklist_fetch_customer (desk_t *desk, const char *customer, desk_error_t *error)
+{
+    size_t at = 0, had = 0;
+    while (at < desk->n_items && strcmp (desk->items [at]->customer, customer) != 0)
+        at++;
+    for (size_t i = at; i < desk->n_items; i++)
+        had += strcmp (desk->items [i]->customer, customer) == 0;
+    if (!had)
+        return 0;
+    Recoup__Reply *reply = s_worklist_ask (desk, customer, error);
+    if (!reply)
+        return -1;
+    const Recoup__WorklistReply *w = reply->worklist;
+    Recoup__Reply **patches = realloc (desk->patches,
+                                       (desk->n_patches + 1) * sizeof *patches);
+    const Recoup__EngineAction **items = calloc (desk->n_items - had + w->n_items + 1,
+                                                 sizeof *items);
+    if (patches)
+        desk->patches = patches;
+    if (!patches || !items || strcmp (w->as_of, desk->as_of) != 0) {
+        //  Out of memory, or the date moved: the whole worklist then.
+        free (items);
+        recoup__reply__free_unpacked (reply, NULL);
+        desk->dirty_worklist = 1;
+        return 0;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < at; i++)
+        items [n++] = desk->items [i];
+    for (size_t i = 0; i < w->n_items; i++)
+        items [n++] = w->items [i];
+    for (size_t i = at; i < desk->n_items; i++)
+        if (strcmp (desk->items [i]->customer, customer) != 0)
+            items [n++] = desk->items [i];
+    const Recoup__EngineAction **old_items = desk->items;
+    desk->items = items;
+    desk->n_items = n;
+    desk->patches [desk->n_patches++] = reply;
+    s_rows_build (desk);
+    free (old_items);
+    return 0;
+}
+
+//  Notes that a customer's items are to be asked again (too many: the
+//  whole worklist instead).
+static void
+s_pending_add (desk_t *desk, const char *customer)
+{
+    if (desk->dirty_worklist)
+        return;
+    for (size_t i = 0; i < desk->n_pending; i++)
+        if (strcmp (desk->pending [i], customer) == 0)
+            return;
+    char *copy = desk->n_pending < DESK_PENDING_MAX ? strdup (customer) : NULL;
+    if (!copy) {
+        s_pending_clear (desk);
+        desk->dirty_worklist = 1;
+        return;
+    }
+    desk->pending [desk->n_pending++] = copy;
+}
+
+//  Is a customer on the worklist?
+static int
+s_listed (const desk_t *desk, const char *customer)
+{
+    for (size_t i = 0; i < desk->n_items; i++)
+        if (strcmp (desk->items [i]->customer, customer) == 0)
+            return 1;
     return 0;
 }
 
@@ -1266,13 +1408,15 @@ s_detail_build (const desk_t *desk, desk_text_t *t)
 //  ---------------------------------------------------------------------
 //  Refreshing
 
-//  The worklist and the shown account again; a failure goes to the
-//  status line.
+//  The worklist (the whole of it, or only `customer`'s items) and the
+//  shown account again; a failure goes to the status line.
 static void
-s_refresh (desk_t *desk)
+s_refresh (desk_t *desk, const char *customer)
 {
     desk_error_t error;
-    if (s_worklist_fetch (desk, &error) != 0) {
+    int rc = customer ? s_worklist_fetch_customer (desk, customer, &error)
+                      : s_worklist_fetch (desk, &error);
+    if (rc != 0) {
         snprintf (desk->status, sizeof desk->status, "worklist: %s", error.text);
         desk->status_error = 1;
     }
@@ -1296,6 +1440,17 @@ s_say (desk_t *desk, int error, const char *format, ...)
 
 //  ---------------------------------------------------------------------
 //  Forms
+
+static void s_draw (desk_t *desk);
+
+//  Says that a request is on its way, on the screen, before waiting for
+//  its answer.
+static void
+s_sending (desk_t *desk)
+{
+    s_say (desk, 0, "sending...");
+    s_draw (desk);
+}
 
 static void
 s_form_close (desk_t *desk)
@@ -1472,15 +1627,17 @@ s_form_amount (desk_t *desk, const char *label, const char *text, int64_t *minor
     return 0;
 }
 
-//  After a write: the worklist and the account again (the events will
-//  say the same a moment later).
+//  After a write for `customer` (the form is closed: a copy): the
+//  customer's items and the account again (the events will say the
+//  same a moment later). The status line keeps what the write said
+//  unless asking again fails.
 static void
-s_after_write (desk_t *desk)
+s_after_write (desk_t *desk, const char *customer)
 {
     char status [sizeof desk->status];
     int error = desk->status_error;
     memcpy (status, desk->status, sizeof status);
-    s_refresh (desk);
+    s_refresh (desk, customer);
     if (!desk->status_error || error) {
         memcpy (desk->status, status, sizeof status);
         desk->status_error = error;
@@ -1509,7 +1666,7 @@ s_submit_contact (desk_t *desk)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_CONTACT_LOG;
     request.contact_log = &log;
-    s_say (desk, 0, "sending...");
+    s_sending (desk);
     desk_error_t error;
     Recoup__Reply *reply = s_call (desk, &request, RECOUP__REPLY__RESULT_CONTACT_LOG,
                                    desk->timeout_ms, &error);
@@ -1537,8 +1694,10 @@ s_submit_contact (desk_t *desk)
            r->contact->id, r->contact->channel, r->contact->direction, r->contact->outcome,
            r->contact->customer, *r->warning ? "; " : "", r->warning);
     recoup__reply__free_unpacked (reply, NULL);
+    char customer [sizeof form->customer];
+    memcpy (customer, form->customer, sizeof customer);
     s_form_close (desk);
-    s_after_write (desk);
+    s_after_write (desk, customer);
 }
 
 //  The other forms: build the request, send, say what happened.
@@ -1658,7 +1817,7 @@ s_form_submit (desk_t *desk)
     default:
         return;
     }
-    s_say (desk, 0, "sending...");
+    s_sending (desk);
     desk_error_t error;
     Recoup__Reply *reply = s_call (desk, &request, want, desk->timeout_ms, &error);
     if (!reply) {
@@ -1719,8 +1878,10 @@ s_form_submit (desk_t *desk)
     }
     recoup__reply__free_unpacked (reply, NULL);
     s_say (desk, 0, "%s", what);
+    char customer [sizeof form->customer];
+    memcpy (customer, form->customer, sizeof customer);
     s_form_close (desk);
-    s_after_write (desk);
+    s_after_write (desk, customer);
 }
 
 //  A key for the open form.
@@ -2121,7 +2282,7 @@ s_key (desk_t *desk, int is_key, wint_t key)
     case '?': desk->help = 1; break;
     case 'g':
         s_say (desk, 0, "asking the server again...");
-        s_refresh (desk);
+        s_refresh (desk, NULL);
         if (!desk->status_error)
             s_say (desk, 0, "refreshed");
         break;
@@ -2172,13 +2333,19 @@ s_on_event (void *arg, const Recoup__Event *event)
     const char *kind = event->kind;
     const char *customer = s_event_customer (event);
     int shown = customer && *desk->shown && strcmp (customer, desk->shown) == 0;
-    //  What moves the worklist: new items, things done, the rules'
-    //  view of a customer (a contact, preferences).
+    //  What moves the worklist: new items (the whole of it again); for
+    //  one customer, things done and what the rules see (a contact,
+    //  preferences), an item's invoice paid (its account changed).
     if (strcmp (kind, "action.due") == 0 || strcmp (kind, "engine.ran") == 0
-        || strcmp (kind, "contact.logged") == 0 || strcmp (kind, "outbox.sent") == 0
-        || strcmp (kind, "outbox.failed") == 0 || strcmp (kind, "contact.prefs_changed") == 0
         || strcmp (kind, "policy.loaded") == 0)
         desk->dirty_worklist = 1;
+    else if (customer && (strcmp (kind, "contact.logged") == 0
+                          || strcmp (kind, "outbox.sent") == 0
+                          || strcmp (kind, "outbox.failed") == 0
+                          || strcmp (kind, "contact.prefs_changed") == 0
+                          || strcmp (kind, "account.changed") == 0)
+             && s_listed (desk, customer))
+        s_pending_add (desk, customer);
     if (shown && (strcmp (kind, "account.changed") == 0 || strcmp (kind, "contact.logged") == 0
                   || strcmp (kind, "outbox.sent") == 0 || strcmp (kind, "outbox.failed") == 0
                   || strcmp (kind, "customer.updated") == 0))
@@ -2268,9 +2435,9 @@ s_desk_free (desk_t *desk)
     s_detail_clear (desk);
     free (desk->rows);
     desk->rows = NULL;
-    if (desk->worklist)
-        recoup__reply__free_unpacked (desk->worklist, NULL);
-    desk->worklist = NULL;
+    desk->n_rows = 0;
+    s_items_free (desk);
+    s_pending_clear (desk);
     s_knowledge_clear (desk);
 }
 
@@ -2342,7 +2509,7 @@ s_probe (desk_t *desk)
     if (!*desk->as_of_given && strcmp (date, desk->business_date) != 0) {
         s_say (desk, 0, "the business date is %s now: its worklist", desk->business_date);
         s_knowledge_clear (desk);
-        s_refresh (desk);
+        s_refresh (desk, NULL);
         s_scan_history (desk, sync_last_seq (desk->sync));
         s_rows_build (desk);
     }
@@ -2431,10 +2598,22 @@ s_interactive (desk_t *desk, cli_t *cli)
             redraw = 1;
         }
         long long now = wire_clock_ms ();
-        if (desk->dirty_worklist && now - desk->last_fetch_ms >= DESK_REFRESH_MS) {
+        //  The whole worklist: new items, or a while since (a rule that
+        //  held an item back lapses with the time of day) when no form
+        //  is being filled in.
+        if ((desk->dirty_worklist && now - desk->last_fetch_ms >= DESK_REFRESH_MS)
+            || (desk->form.kind == FORM_NONE && now - desk->last_fetch_ms >= DESK_RECHECK_MS)) {
             desk_error_t failed;
             if (s_worklist_fetch (desk, &failed) != 0)
                 s_say (desk, 1, "worklist: %s", failed.text);
+            redraw = 1;
+        }
+        while (desk->n_pending && !desk->dirty_worklist) {
+            char *customer = desk->pending [--desk->n_pending];
+            desk_error_t failed;
+            if (s_worklist_fetch_customer (desk, customer, &failed) != 0)
+                s_say (desk, 1, "worklist: %s", failed.text);
+            free (customer);
             redraw = 1;
         }
         if (desk->dirty_detail && desk->form.kind == FORM_NONE) {

@@ -9,7 +9,8 @@
     hours showing the rule and then recorded with an override reason, a
     letter marked sent, an amount with too many decimals refused before
     anything is sent, a promise showing in the account pane, a change
-    made elsewhere showing live, resizing, and q.
+    made elsewhere showing live, the server gone and back in the
+    header, a find, a hold and the server's refusal, resizing, and q.
 
     The business date (RECOUP_TODAY) is yesterday in UTC, so that "now"
     (when contacts are logged and letters marked) is on or after it in
@@ -650,6 +651,18 @@ test_screen_live (void **state)
     free (screen);
 }
 
+//  The header says when the server is gone, and when it is back.
+static void
+test_screen_offline (void **state)
+{
+    (void) state;
+    s_need_tmux ();
+    th_server_stop (&s_server);
+    free (screen_has ("recoup desk [OFFLINE, retrying: "));
+    assert_int_equal (th_server_restart (&s_server), 0);
+    free (screen_has ("recoup desk [live, seq ", "9 items, 5 done, 1 blocked"));
+}
+
 //  A find, a server error in the status line, resizing, q.
 static void
 test_screen_resize_quit (void **state)
@@ -720,6 +733,7 @@ main (void)
         cmocka_unit_test (test_screen_letter),
         cmocka_unit_test (test_screen_promise),
         cmocka_unit_test (test_screen_live),
+        cmocka_unit_test (test_screen_offline),
         cmocka_unit_test (test_screen_resize_quit),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
