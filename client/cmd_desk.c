@@ -32,6 +32,16 @@
     The contact rules are judged now (or at --at), the instant a clerk
     would make the contact, not at the worklist's default 09:00.
 
+    Keeping up. The whole worklist is asked for at start, on `g`, when
+    the engine records new items (action.due, engine.ran) or the policy
+    changes, and every DESK_RECHECK_MS (a rule holding an item back
+    lapses with the time of day); over the demo data it takes the server
+    about 0.3 s. After a write, and after an event about one customer on
+    the list (a contact, a message sent or failed, preferences, its
+    account changed), only that customer's items are asked again
+    (worklist's customer filter): a few milliseconds. The shown account
+    is asked again when its account.changed arrives.
+
     `--once` prints the worklist as plain text with the same columns and
     the done/blocked marks and exits (scripts, tests); without it the
     desk needs a terminal (exit 2 otherwise). Exit status as the other
@@ -84,6 +94,7 @@
 
 static volatile sig_atomic_t s_stop = 0;
 
+//  SIGINT, SIGTERM: leave the loop and restore the terminal.
 static void
 s_on_signal (int signum)
 {
@@ -219,13 +230,13 @@ typedef struct {
     size_t top;                 //  first row shown
     //  What the history told
     desk_contact_t *contacts;   //  latest contact per customer and channel
-    size_t n_contacts, cap_contacts;
+    size_t n_contacts, cap_contacts;  //  used and allocated
     desk_action_t *actions;     //  action.due per customer and step
-    size_t n_actions, cap_actions;
+    size_t n_actions, cap_actions;  //  used and allocated
     uint64_t *sent;             //  outbox ids sent
-    size_t n_sent, cap_sent;
+    size_t n_sent, cap_sent;  //  used and allocated
     uint64_t *checked;          //  outbox ids asked of outbox_list, not sent
-    size_t n_checked, cap_checked;
+    size_t n_checked, cap_checked;  //  used and allocated
     uint64_t floor;             //  events after this seq have all been seen
     uint64_t scanned;           //  events read from the history at start
     //  The detail pane
@@ -360,11 +371,13 @@ s_blocked_short (const char *message, char *buf, size_t len)
     return buf;
 }
 
-//  The line text of a detail pane: appended, wrapped at the width.
+//  Appends a line to the pane's text, wrapped at its width; embedded
+//  newlines start new lines. Out of memory: the line is left out.
 static void
 s_text_add (desk_text_t *t, int attrs, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+//  Appends `bytes` of text as one line (copied). Out of memory: left out.
 static void
 s_text_push (desk_text_t *t, int attrs, const char *text, size_t bytes)
 {
@@ -384,6 +397,7 @@ s_text_push (desk_text_t *t, int attrs, const char *text, size_t bytes)
     t->count++;
 }
 
+//  See the declaration above.
 static void
 s_text_add (desk_text_t *t, int attrs, const char *format, ...)
 {
@@ -430,6 +444,7 @@ s_text_add (desk_text_t *t, int attrs, const char *format, ...)
     }
 }
 
+//  Frees the lines; the text is empty and usable again.
 static void
 s_text_free (desk_text_t *t)
 {
@@ -583,6 +598,7 @@ s_contact_note (desk_t *desk, const Recoup__Contact *contact, uint64_t seq)
     snprintf (known->at, sizeof known->at, "%s", contact->at);
 }
 
+//  The action.due seen for a customer's step, or NULL.
 static desk_action_t *
 s_action_find (const desk_t *desk, const char *customer, const char *step)
 {
@@ -623,6 +639,7 @@ s_action_note (desk_t *desk, const Recoup__EngineAction *action, uint64_t seq)
     desk->n_actions++;
 }
 
+//  Is `id` in the set (an array of `count` ids)?
 static int
 s_ids_have (const uint64_t *ids, size_t count, uint64_t id)
 {
@@ -1131,6 +1148,7 @@ s_print_once (const desk_t *desk, strbuf_t *out)
 //  ---------------------------------------------------------------------
 //  The detail pane: the shown customer's account
 
+//  Frees what the detail pane shows (the replies and their errors).
 static void
 s_detail_clear (desk_t *desk)
 {
@@ -1428,6 +1446,7 @@ static void
 s_say (desk_t *desk, int error, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+//  See the declaration above.
 static void
 s_say (desk_t *desk, int error, const char *format, ...)
 {
@@ -1452,6 +1471,7 @@ s_sending (desk_t *desk)
     s_draw (desk);
 }
 
+//  Closes the form (if any) and frees what it owns.
 static void
 s_form_close (desk_t *desk)
 {
@@ -1997,6 +2017,8 @@ s_row_lines (const desk_row_t *row)
     return 1 + (!row->done && *row->item->blocked_by);
 }
 
+//  The worklist pane: its heading at y0, then as many rows as fit in
+//  `height` lines, the selection kept in view (desk->top moves).
 static void
 s_draw_worklist (desk_t *desk, int y0, int height)
 {
@@ -2048,6 +2070,8 @@ s_draw_worklist (desk_t *desk, int y0, int height)
     strbuf_free (&text);
 }
 
+//  The account pane from y0, `height` lines, from desk->detail_scroll
+//  (clamped to the text).
 static void
 s_draw_detail (desk_t *desk, int y0, int height)
 {
@@ -2156,6 +2180,7 @@ static const char *const s_help [] = {
     "  any key closes this help",
 };
 
+//  The help overlay (`?`), in the middle of the screen.
 static void
 s_draw_help (void)
 {
@@ -2638,6 +2663,7 @@ done:
     return rc;
 }
 
+//  `recoup desk`: see the file's header. Returns the exit status.
 int
 cmd_desk (cli_t *cli, int argc, char **argv)
 {
