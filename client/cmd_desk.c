@@ -1887,9 +1887,10 @@ s_form_submit (desk_t *desk)
         break;
     case FORM_PAYMENT: {
         const Recoup__Payment *p = reply->payment_post->payment;
+        char left [MONEY_TEXT_MAX + 16];
         snprintf (what, sizeof what, "payment %s of %s posted, %s unapplied", p->reference,
                   s_money (p->amount_minor, p->currency, m),
-                  money_format (p->unapplied_minor, p->currency, m, sizeof m) == 0 ? m : "?");
+                  s_money (p->unapplied_minor, p->currency, left));
         break;
     }
     default:

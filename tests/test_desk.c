@@ -8,7 +8,8 @@
     through the form (recorded, the item done), a call refused by quiet
     hours showing the rule and then recorded with an override reason, a
     letter marked sent, an amount with too many decimals refused before
-    anything is sent, a promise showing in the account pane, a change
+    anything is sent, a promise showing in the account pane, a dispute,
+    a reason and a payment recorded through their forms, a change
     made elsewhere showing live, the server gone and back in the
     header, a find, a hold and the server's refusal, resizing, and q.
 
@@ -417,9 +418,10 @@ s_screen_wait (int gone, const char *file, int line, ...)
         if (ok)
             return screen;
         if (th_now_ms () >= deadline) {
-            print_error ("the screen %s '%s' after %d ms; it shows:\n%s\n",
-                         gone ? "still shows" : "does not show", missing, SCREEN_WAIT_MS,
-                         screen);
+            //  The whole screen (print_error cuts long messages).
+            fprintf (stderr, "the screen %s '%s' after %d ms; it shows:\n%s\n",
+                     gone ? "still shows" : "does not show", missing, SCREEN_WAIT_MS,
+                     screen);
             free (screen);
             _fail (file, line);
             return NULL;
@@ -627,6 +629,50 @@ test_screen_promise (void **state)
     assert_int_equal (s_sql_int ("SELECT count (*) FROM payments"), 0);
 }
 
+//  d, r, $: a dispute on the invoice picked, the reason, a payment on
+//  one invoice, each recorded and shown in the account pane.
+static void
+test_screen_dispute_reason_payment (void **state)
+{
+    (void) state;
+    s_need_tmux ();
+    //  The invoice offered first is the item's; Right picks the next.
+    assert_int_equal (s_tmux ("send-keys d"), 0);
+    free (screen_has ("lett disputes an invoice", "< L-1 >"));
+    assert_int_equal (s_tmux ("send-keys Right Tab"), 0);
+    assert_int_equal (s_tmux ("send-keys -l 'wrong size delivered'"), 0);
+    free (screen_has ("< L-2 >", "wrong size delivered"));
+    assert_int_equal (s_tmux ("send-keys Enter"), 0);
+    char want [160];
+    snprintf (want, sizeof want, "dispute 1 on L-2, open since %s: wrong size delivered "
+              "(routed to sam)", s_day);
+    free (screen_has ("dispute 1 opened on L-2, routed to sam", want));
+    assert_int_equal (s_sql_int ("SELECT count (*) FROM disputes d JOIN invoices i ON "
+                                 "i.id = d.invoice_id WHERE i.number = 'L-2' AND "
+                                 "d.reason = 'wrong size delivered'"), 1);
+    //  The reason: 'c' picks cannot_pay.
+    assert_int_equal (s_tmux ("send-keys r"), 0);
+    free (screen_has ("why lett does not pay", "< forgot >"));
+    assert_int_equal (s_tmux ("send-keys c Tab"), 0);
+    assert_int_equal (s_tmux ("send-keys -l 'slow season'"), 0);
+    assert_int_equal (s_tmux ("send-keys Enter"), 0);
+    free (screen_has ("reason cannot_pay recorded; next: ", "reason: cannot_pay (slow season)"));
+    //  A payment of 100.00 on L-1: the account's balance goes down.
+    assert_int_equal (s_tmux ("send-keys $"), 0);
+    free (screen_has ("post a payment from lett (USD)", "< (oldest due first) >"));
+    assert_int_equal (s_tmux ("send-keys -l BANK-7"), 0);
+    assert_int_equal (s_tmux ("send-keys Tab"), 0);
+    assert_int_equal (s_tmux ("send-keys -l 100.00"), 0);
+    assert_int_equal (s_tmux ("send-keys Tab Right"), 0);
+    free (screen_has ("< L-1 >", "BANK-7", " 100.00 "));
+    assert_int_equal (s_tmux ("send-keys Enter"), 0);
+    free (screen_has ("payment BANK-7 of 100.00 USD posted, 0.00 USD unapplied",
+                      "open 820.00 USD, past due 700.00 USD"));
+    assert_int_equal (s_sql_int ("SELECT count (*) FROM payments p JOIN customers c ON "
+                                 "c.id = p.customer_id WHERE c.ref = 'lett' AND "
+                                 "p.reference = 'BANK-7' AND p.amount_minor = 10000"), 1);
+}
+
 //  Changes made elsewhere show by themselves: the shown account (an
 //  account.changed), the worklist (a message sent by someone else).
 static void
@@ -732,6 +778,7 @@ main (void)
         cmocka_unit_test (test_screen_quiet_hours),
         cmocka_unit_test (test_screen_letter),
         cmocka_unit_test (test_screen_promise),
+        cmocka_unit_test (test_screen_dispute_reason_payment),
         cmocka_unit_test (test_screen_live),
         cmocka_unit_test (test_screen_offline),
         cmocka_unit_test (test_screen_resize_quit),
