@@ -227,6 +227,9 @@ cmd_outbox_due (cmdctx_t *ctx, const Recoup__Request *request, Recoup__Reply *re
         "WHERE o.channel = 'email' AND o.recipient <> '' AND s.id IS NULL "
         "AND o.business_date >= $2::date - " STRINGIFY (OUTBOX_STALE_DAYS) " "
         "AND d.attempts < " STRINGIFY (OUTBOX_MAX_ATTEMPTS) " "
+        //  Never due (absolute): not worth a rule check on every call.
+        "AND NOT EXISTS (SELECT 1 FROM contact_prefs p WHERE p.customer_id = "
+        "  o.customer_id AND (p.cease_contact OR 'email' = ANY (p.opted_out))) "
         "AND (d.attempts = 0 OR d.retry_at <= " S_AT ("$1") ") "
         "AND EXISTS (SELECT 1 FROM invoices i WHERE i.number = ANY (o.invoices) "
         "  AND i.customer_id = o.customer_id AND i.issued <= $2::date "
