@@ -18,6 +18,7 @@
     version 1 first, so the history still starts with what was followed
     before the first load.                                              */
 #include "policy.h"
+#include "ledger.h"
 #include "../common/log.h"
 #include "../common/policy.h"
 
@@ -184,6 +185,20 @@ cmd_policy_load (cmdctx_t *ctx, const Recoup__Request *request,
                                            recoup__policy_reply__init);
     result->policy = s_store (ctx, text, policy, user, &seq);
     if (!result->policy)
+        return -1;
+    //  The stage of every late account follows the newest policy's steps:
+    //  their Account.collection changes with it.
+    char today [11];
+    ledger_business_date (today);
+    PGresult *res = db_exec (ctx->db, PGRES_TUPLES_OK,
+        "SELECT '{' || coalesce (string_agg (DISTINCT customer_id::text, ','), '') || '}' "
+        "FROM recoup_open_items ($1::date) WHERE due < $1::date", 1,
+        (const char *[]) { today });
+    if (!res)
+        return -1;
+    const char *late = arena_strdup (ctx->arena, PQgetvalue (res, 0, 0));
+    PQclear (res);
+    if (strcmp (late, "{}") != 0 && ledger_emit_accounts (ctx, late) != 0)
         return -1;
     result->seq = seq;
     reply->result_case = RECOUP__REPLY__RESULT_POLICY_LOAD;

@@ -374,7 +374,17 @@ static void
 test_fees_rate (void **state)
 {
     (void) state;
+    //  A new policy changes every late account's stage: each one's
+    //  account.changed follows the policy.loaded.
+    long long changed = s_sql_int ("SELECT count(*) FROM events "
+                                   "WHERE kind = 'account.changed'");
+    long long late = s_sql_int ("SELECT count(DISTINCT customer_id) FROM "
+                                "recoup_open_items ('%s') WHERE due < '%s'",
+                                s_day (200), s_day (200));
+    assert_true (late >= 6);
     s_policy ("1.5% at second_notice");
+    assert_int_equal (s_sql_int ("SELECT count(*) FROM events WHERE kind = "
+                                 "'account.changed'") - changed, late);
     s_customer ("rate1", "--late-fees yes");
     s_invoice ("R-1", "rate1", 71, 101, "1200.00");
     //  An invoice number with a quote and a backslash goes through the
