@@ -766,6 +766,41 @@ test_screen_resize_quit (void **state)
     assert_string_equal (rc, "exit 0\n");
 }
 
+//  On a terminal too, an importer key hears the server's refusal of the
+//  worklist before any screen is drawn, and the desk exits 1.
+static void
+test_screen_importer (void **state)
+{
+    (void) state;
+    s_need_tmux ();
+    char err [PATH_MAX + 32];
+    snprintf (err, sizeof err, "%s/desk.err", s_server.dir);
+    unlink (s_rc_file);
+    assert_int_equal (s_tmux ("new-session -d -x 100 -y 30 \"env RECOUP_IDENTITY='%s' "
+                              "'%s' desk 2>'%s'; echo exit \\$? >'%s'\"", s_ivan_file,
+                              RECOUP_PATH, err, s_rc_file), 0);
+    long long deadline = th_now_ms () + SCREEN_WAIT_MS;
+    char rc [64] = "";
+    while (th_now_ms () < deadline && !*rc) {
+        FILE *file = fopen (s_rc_file, "r");
+        if (file) {
+            if (!fgets (rc, sizeof rc, file))
+                rc [0] = 0;
+            fclose (file);
+        }
+        th_sleep_ms (50);
+    }
+    assert_string_equal (rc, "exit 1\n");
+    FILE *file = fopen (err, "r");
+    assert_non_null (file);
+    char said [1024] = "";
+    if (!fgets (said, sizeof said, file))
+        said [0] = 0;
+    fclose (file);
+    if (strncmp (said, "recoup: permission denied (worklist): ", 38) != 0)
+        fail_msg ("the desk said: %s", said);
+}
+
 int
 main (void)
 {
@@ -782,6 +817,7 @@ main (void)
         cmocka_unit_test (test_screen_live),
         cmocka_unit_test (test_screen_offline),
         cmocka_unit_test (test_screen_resize_quit),
+        cmocka_unit_test (test_screen_importer),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
