@@ -1070,55 +1070,62 @@ s_scope_text (const desk_t *desk, char *buf)
     return buf;
 }
 
-//  The column heading of the worklist.
-static void
-s_row_head (strbuf_t *out)
-{
-    s_cell (out, "mark", 7, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, "customer", 12, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, "name", 20, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, "invoices", 16, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, "step", 18, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, "channel", 16, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, "tone", 8, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, "due", 10, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, "assignee", 10, 1);
-}
+//  The worklist's columns: their heading and widths, wide (every column:
+//  --once, screens of DESK_WIDE_COLS and more) and narrow (0: left out).
+typedef struct {
+    const char *head;           //  heading
+    size_t wide;                //  characters when wide
+    size_t narrow;              //  characters when narrow, 0 left out
+} desk_column_t;
 
-//  One item, one line (without a newline).
-static void
-s_row_text (const desk_row_t *row, strbuf_t *out)
+#define DESK_WIDE_COLS 128
+static const desk_column_t s_columns [] = {
+    { "mark", 7, 7 }, { "customer", 12, 10 }, { "name", 20, 0 }, { "invoices", 16, 10 },
+    { "step", 18, 17 }, { "channel", 16, 9 }, { "tone", 8, 8 }, { "due", 10, 10 },
+    { "assignee", 10, 0 }
+};
+
+//  A row's value in column `column` (see s_columns); `invoices` holds
+//  the item's invoices joined.
+static const char *
+s_column_value (const desk_row_t *row, size_t column, const char *invoices)
 {
     const Recoup__EngineAction *a = row->item;
-    s_cell (out, row->done ? "done" : *a->blocked_by ? "blocked" : "", 7, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, a->customer, 12, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, a->customer_name, 20, 0);
-    strbuf_puts (out, " ");
+    switch (column) {
+    case 0: return row->done ? "done" : *a->blocked_by ? "blocked" : "";
+    case 1: return a->customer;
+    case 2: return a->customer_name;
+    case 3: return invoices;
+    case 4: return a->step;
+    case 5: return a->channel;
+    case 6: return *a->tone ? a->tone : "-";
+    case 7: return a->due;
+    default: return *a->assignee ? a->assignee : "-";
+    }
+}
+
+//  The heading line (row NULL) or an item's line, without a newline,
+//  every column when `wide`.
+static void
+s_row_line (const desk_row_t *row, int wide, strbuf_t *out)
+{
     strbuf_t invoices;
     strbuf_init (&invoices);
-    s_join (&invoices, a->invoices, a->n_invoices, ",");
-    s_cell (out, invoices.data ? invoices.data : "", 16, 0);
+    if (row)
+        s_join (&invoices, row->item->invoices, row->item->n_invoices, ",");
+    size_t last = COUNT (s_columns);
+    while (last > 0 && !(wide ? s_columns [last - 1].wide : s_columns [last - 1].narrow))
+        last--;
+    for (size_t i = 0; i < last; i++) {
+        size_t width = wide ? s_columns [i].wide : s_columns [i].narrow;
+        if (!width)
+            continue;
+        if (i)
+            strbuf_puts (out, " ");
+        s_cell (out, row ? s_column_value (row, i, invoices.data ? invoices.data : "")
+                         : s_columns [i].head, width, i + 1 == last);
+    }
     strbuf_free (&invoices);
-    strbuf_puts (out, " ");
-    s_cell (out, a->step, 18, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, a->channel, 16, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, *a->tone ? a->tone : "-", 8, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, a->due, 10, 0);
-    strbuf_puts (out, " ");
-    s_cell (out, *a->assignee ? a->assignee : "-", 10, 1);
 }
 
 //  `--once`: the worklist as text.
@@ -1134,11 +1141,11 @@ s_print_once (const desk_t *desk, strbuf_t *out)
         strbuf_puts (out, "nothing to do\n");
         return;
     }
-    s_row_head (out);
+    s_row_line (NULL, 1, out);
     strbuf_puts (out, "\n");
     for (size_t i = 0; i < desk->n_rows; i++) {
         const desk_row_t *row = &desk->rows [i];
-        s_row_text (row, out);
+        s_row_line (row, 1, out);
         strbuf_puts (out, "\n");
         if (!row->done && *row->item->blocked_by)
             strbuf_printf (out, "        %s\n", row->item->blocked_by);
@@ -2025,7 +2032,8 @@ s_draw_worklist (desk_t *desk, int y0, int height)
 {
     strbuf_t text;
     strbuf_init (&text);
-    s_row_head (&text);
+    int wide = COLS >= DESK_WIDE_COLS;
+    s_row_line (NULL, wide, &text);
     s_put (y0, 0, text.data, COLS, A_UNDERLINE);
     int room = height - 1;
     desk->list_page = room;
@@ -2049,7 +2057,7 @@ s_draw_worklist (desk_t *desk, int y0, int height)
     for (size_t i = desk->top; i < desk->n_rows && y < y0 + height; i++) {
         const desk_row_t *row = &desk->rows [i];
         strbuf_reset (&text);
-        s_row_text (row, &text);
+        s_row_line (row, wide, &text);
         int attrs = row->done ? COLOR_PAIR (1) : *row->item->blocked_by ? A_DIM : 0;
         if (i == desk->selected)
             attrs |= desk->focus == 0 ? A_REVERSE : A_BOLD | A_UNDERLINE;
@@ -2209,11 +2217,11 @@ s_draw (desk_t *desk)
     char conn [320], scope [160];
     strbuf_t text;
     strbuf_init (&text);
-    strbuf_printf (&text, "recoup desk [%s]  %s (%s)  worklist %s, %s: %zu item%s, "
-                   "%zu done, %zu blocked", s_connection (desk, conn), desk->user,
-                   wire_role_name (desk->role), desk->as_of, s_scope_text (desk, scope),
-                   desk->n_rows, desk->n_rows == 1 ? "" : "s", desk->n_done,
-                   desk->n_blocked);
+    strbuf_printf (&text, "recoup desk [%s]  %s (%s)  worklist %s: %zu item%s, "
+                   "%zu done, %zu blocked (%s)", s_connection (desk, conn), desk->user,
+                   wire_role_name (desk->role), desk->as_of, desk->n_rows,
+                   desk->n_rows == 1 ? "" : "s", desk->n_done, desk->n_blocked,
+                   s_scope_text (desk, scope));
     s_bar (0, text.data, A_REVERSE | (desk->offline ? A_BOLD : 0));
     //  The worklist takes two fifths of what is left, at least 4 lines.
     int body = LINES - 4;
