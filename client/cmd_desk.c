@@ -210,6 +210,7 @@ typedef struct {
     Recoup__Role role;          //  status.role
     char business_date [16];    //  status.business_date
     char base_currency [4];     //  status.base_currency
+    uint64_t seq;               //  status.seq: the history's head when asked
     client_t *client;           //  command connection, borrowed
     sync_t *sync;               //  the event stream (NULL with --once)
     int offline;                //  the last call could not reach the server
@@ -545,6 +546,7 @@ s_status (desk_t *desk, int timeout_ms, desk_error_t *error)
     desk->role = s->role;
     snprintf (desk->business_date, sizeof desk->business_date, "%s", s->business_date);
     snprintf (desk->base_currency, sizeof desk->base_currency, "%s", s->base_currency);
+    desk->seq = s->seq;
     recoup__reply__free_unpacked (reply, NULL);
     return 0;
 }
@@ -2475,23 +2477,8 @@ s_desk_free (desk_t *desk)
     s_knowledge_clear (desk);
 }
 
-//  Who we are, the worklist, what the history says of it. Returns 0 or
-//  an exit status after saying what went wrong.
-static int
-s_start (desk_t *desk, uint64_t until)
-{
-    desk_error_t error;
-    if (s_status (desk, desk->timeout_ms, &error) != 0
-        || s_worklist_fetch (desk, &error) != 0) {
-        cli_fail ("%s", error.text);
-        return error.exit_status;
-    }
-    s_scan_history (desk, until ? until : UINT64_MAX);
-    s_rows_build (desk);
-    return 0;
-}
-
-//  `--once`: the worklist printed. Returns the exit status.
+//  `--once`: who we are, the worklist, what the history up to the
+//  worklist says of it; printed. Returns the exit status.
 static int
 s_once (desk_t *desk, cli_t *cli)
 {
@@ -2499,23 +2486,17 @@ s_once (desk_t *desk, cli_t *cli)
     if (rc != 0)
         return rc;
     desk->client = cli->client;
-    //  Up to where the history stands now.
     desk_error_t error;
-    Recoup__StatusRequest status = RECOUP__STATUS_REQUEST__INIT;
-    Recoup__Request request = RECOUP__REQUEST__INIT;
-    request.command_case = RECOUP__REQUEST__COMMAND_STATUS;
-    request.status = &status;
-    Recoup__Reply *reply = s_call (desk, &request, RECOUP__REPLY__RESULT_STATUS,
-                                   desk->timeout_ms, &error);
-    if (!reply) {
+    //  status again after the worklist: the history read covers it.
+    if (s_status (desk, desk->timeout_ms, &error) != 0
+        || s_worklist_fetch (desk, &error) != 0
+        || s_status (desk, desk->timeout_ms, &error) != 0) {
         cli_fail ("%s", error.text);
-        cli_close (cli);
-        return error.exit_status;
+        rc = error.exit_status;
     }
-    uint64_t head = reply->status->seq;
-    recoup__reply__free_unpacked (reply, NULL);
-    rc = s_start (desk, head);
-    if (rc == 0) {
+    else {
+        s_scan_history (desk, desk->seq);
+        s_rows_build (desk);
         strbuf_t out;
         strbuf_init (&out);
         s_print_once (desk, &out);
@@ -2583,6 +2564,13 @@ s_interactive (desk_t *desk, cli_t *cli)
         rc = strstr (err, "PERMISSION") ? EXIT_REFUSED : EXIT_UNREACHABLE;
         goto done;
     }
+    //  Something happened before the stream was followed: it may have
+    //  been new items.
+    if (sync_last_seq (desk->sync) != desk->seq && s_worklist_fetch (desk, &error) != 0) {
+        cli_fail ("%s", error.text);
+        rc = error.exit_status;
+        goto done;
+    }
     s_scan_history (desk, sync_last_seq (desk->sync));
     s_rows_build (desk);
     s_detail_fetch (desk);
@@ -2632,6 +2620,20 @@ s_interactive (desk_t *desk, cli_t *cli)
             redraw = 1;
         }
         long long now = wire_clock_ms ();
+        if (now - desk->last_probe_ms >= DESK_PROBE_MS) {
+            int was = desk->offline;
+            s_probe (desk);
+            redraw |= was != desk->offline || desk->offline;
+            if (was && !desk->offline)
+                desk->dirty_worklist = desk->dirty_detail = 1;     //  back: ask again
+        }
+        //  While the server cannot be reached, only the probe asks (each
+        //  call would wait its whole timeout).
+        if (desk->offline) {
+            if (redraw && !s_stop)
+                s_draw (desk);
+            continue;
+        }
         //  The whole worklist: new items, or a while since (a rule that
         //  held an item back lapses with the time of day) when no form
         //  is being filled in.
@@ -2653,11 +2655,6 @@ s_interactive (desk_t *desk, cli_t *cli)
         if (desk->dirty_detail && desk->form.kind == FORM_NONE) {
             s_detail_fetch (desk);
             redraw = 1;
-        }
-        if (now - desk->last_probe_ms >= DESK_PROBE_MS) {
-            int was = desk->offline;
-            s_probe (desk);
-            redraw |= was != desk->offline || desk->offline;
         }
         if (redraw && !s_stop)
             s_draw (desk);
