@@ -268,7 +268,7 @@ s_set_key (s_parse_t *self, int key, char *value)
                     *comma = '\0';
                 s_trim (item);
                 char *space = strpbrk (item, " \t");
-                char code [8] = "";
+                char code [4] = "";
                 if (space) {
                     *space = '\0';
                     char *rest = space + 1;
@@ -302,7 +302,7 @@ s_set_key (s_parse_t *self, int key, char *value)
                                    POLICY_FEE_AMOUNTS_MAX);
                 policy_fee_amount_t *fee =
                     &policy->late_fee_amounts [policy->n_late_fee_amounts++];
-                snprintf (fee->currency, sizeof fee->currency, "%s", code);
+                memcpy (fee->currency, code, sizeof fee->currency);   //  3 + NUL
                 snprintf (fee->amount, sizeof fee->amount, "%.23s", item);
                 item = comma ? comma + 1 : NULL;
             }
