@@ -2,6 +2,11 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -468,4 +473,131 @@ th_write_file (th_server_t *self, const char *name, const char *text)
     fputs (text, file);
     fclose (file);
     return path;
+}
+
+void
+th_expect_run_at (const th_run_t *run, int want, const char *needle,
+                  const char *file, int line)
+{
+    if (run->status != want
+        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
+        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
+                     needle ? " with " : "", needle ? needle : "", run->status,
+                     run->out, run->err);
+        _fail (file, line);
+    }
+}
+
+int
+th_admin (th_server_t *self, const char *format, ...)
+{
+    char args [8192];
+    va_list ap;
+    va_start (ap, format);
+    vsnprintf (args, sizeof args, format, ap);
+    va_end (ap);
+    th_run_t run;
+    if (th_run (self, &run, NULL, "%s", args) != 0) {
+        fprintf (stderr, "setup: recoup %s: %s%s\n", args, run.out, run.err);
+        return -1;
+    }
+    return 0;
+}
+
+int
+th_identity_file (th_server_t *self, const identity_t *who, const char *name,
+                  char *path, size_t len)
+{
+    snprintf (path, len, "%s/%s.identity", self->dir, name);
+    char err [256];
+    return identity_save (who, path, IDENTITY_FULL, 0, err, sizeof err);
+}
+
+//  The SQL that format makes (caller frees); fails the test when it
+//  cannot be made.
+static char *
+s_sql_format (const char *file, int line, const char *format, va_list ap)
+{
+    char *sql = NULL;
+    if (vasprintf (&sql, format, ap) < 0) {
+        print_error ("cannot format SQL %s\n", format);
+        _fail (file, line);
+    }
+    return sql;
+}
+
+//  th_sql of the formatted SQL; fails the test when it gives nothing.
+static char *
+s_sql_value (const char *file, int line, th_server_t *self, const char *format,
+             va_list ap)
+{
+    char *sql = s_sql_format (file, line, format, ap);
+    char *value = th_sql (self, sql);
+    if (!value) {
+        print_error ("SQL gave nothing: %s\n", sql);
+        free (sql);
+        _fail (file, line);
+    }
+    free (sql);
+    return value;
+}
+
+long long
+th_sql_int_at (const char *file, int line, th_server_t *self, const char *format, ...)
+{
+    va_list ap;
+    va_start (ap, format);
+    char *value = s_sql_value (file, line, self, format, ap);
+    va_end (ap);
+    long long number = strtoll (value, NULL, 10);
+    free (value);
+    return number;
+}
+
+char *
+th_sql_text_at (const char *file, int line, th_server_t *self, const char *format, ...)
+{
+    va_list ap;
+    va_start (ap, format);
+    char *value = s_sql_value (file, line, self, format, ap);
+    va_end (ap);
+    return value;
+}
+
+void
+th_expect_sql_at (const char *file, int line, th_server_t *self, const char *want,
+                  const char *format, ...)
+{
+    va_list ap;
+    va_start (ap, format);
+    char *sql = s_sql_format (file, line, format, ap);
+    va_end (ap);
+    char *value = th_sql (self, sql);
+    if (!value || strcmp (value, want) != 0) {
+        print_error ("SQL %s\ngave '%s', expected '%s'\n", sql, value ? value : "(null)",
+                     want);
+        free (sql);
+        free (value);
+        _fail (file, line);
+    }
+    free (sql);
+    free (value);
+}
+
+long long
+th_events (th_server_t *self, const char *kind)
+{
+    return th_sql_int (self, "SELECT count (*) FROM events WHERE kind = '%s'", kind);
+}
+
+Recoup__Reply *
+th_request_at (const identity_t *who, Recoup__Request *request, const char *file, int line)
+{
+    client_status_t status;
+    Recoup__Reply *reply = th_call (who, request, &status);
+    if (!reply) {
+        print_error ("no reply (client status %d)\n", (int) status);
+        _fail (file, line);
+    }
+    return reply;
 }

@@ -68,6 +68,12 @@ int th_user_add (th_server_t *self, const char *name, Recoup__Role role,
 Recoup__Reply *th_call (const identity_t *who, Recoup__Request *request,
                         client_status_t *status);
 
+//  th_call for a test: the reply (caller frees), or the test fails at
+//  the caller's file and line, showing the client status, when none comes.
+#define th_request(who, request) th_request_at ((who), (request), __FILE__, __LINE__)
+Recoup__Reply *th_request_at (const identity_t *who, Recoup__Request *request,
+                              const char *file, int line);
+
 //  The shared ZeroMQ context of the harness.
 void *th_ctx (void);
 
@@ -97,6 +103,48 @@ typedef struct {
 //  (NULL: the admin's). Returns run->status.
 int th_run (th_server_t *self, th_run_t *run, const char *identity,
             const char *format, ...) __attribute__ ((format (printf, 4, 5)));
+
+//  Fails the test at the caller's file and line unless the run exited
+//  with `want` and, when needle is not NULL, printed needle on stdout or
+//  stderr. On failure prints what was expected and both streams.
+#define th_expect_run(run, want, needle) \
+    th_expect_run_at ((run), (want), (needle), __FILE__, __LINE__)
+void th_expect_run_at (const th_run_t *run, int want, const char *needle,
+                       const char *file, int line);
+
+//  Runs `recoup ARGS` as the admin for a test's setup. 0, or -1 after
+//  printing the command and its output to stderr.
+int th_admin (th_server_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+//  Saves `who` with its secret key as DIR/NAME.identity for th_run;
+//  puts the path into path. 0 or -1.
+int th_identity_file (th_server_t *self, const identity_t *who, const char *name,
+                      char *path, size_t len);
+
+//  The first column of the first row of the SQL that format makes, read
+//  as a number (th_sql_int) or as a new string the caller frees
+//  (th_sql_text). When the SQL gives nothing, fails the test at the
+//  caller's file and line, showing the SQL.
+#define th_sql_int(server, ...) th_sql_int_at (__FILE__, __LINE__, (server), __VA_ARGS__)
+long long th_sql_int_at (const char *file, int line, th_server_t *self,
+                         const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+#define th_sql_text(server, ...) th_sql_text_at (__FILE__, __LINE__, (server), __VA_ARGS__)
+char *th_sql_text_at (const char *file, int line, th_server_t *self,
+                      const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+//  Fails the test at the caller's file and line unless the SQL that
+//  format makes gives exactly `want`; shows the SQL and what it gave.
+#define th_expect_sql(server, want, ...) \
+    th_expect_sql_at (__FILE__, __LINE__, (server), (want), __VA_ARGS__)
+void th_expect_sql_at (const char *file, int line, th_server_t *self, const char *want,
+                       const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
+//  How many events of `kind` the server's log holds.
+long long th_events (th_server_t *self, const char *kind);
 
 //  Writes text to DIR/name (the server's test directory); returns the
 //  full path in a static buffer, or NULL.

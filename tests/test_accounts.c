@@ -29,32 +29,6 @@ static identity_t s_importer;           //  role importer
 typedef th_run_t run_t;
 #define s_run(run, ...) th_run (&s_server, (run), NULL, __VA_ARGS__)
 
-#define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
-
-static void
-s_expect_run (const run_t *run, int want, const char *needle, const char *file,
-              int line)
-{
-    if (run->status != want
-        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
-        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
-                     needle ? " with " : "", needle ? needle : "", run->status,
-                     run->out, run->err);
-        _fail (file, line);
-    }
-}
-
-//  The first value of a query as a number.
-static long long
-s_sql_int (const char *sql)
-{
-    char *value = th_sql (&s_server, sql);
-    assert_non_null (value);
-    long long number = strtoll (value, NULL, 10);
-    free (value);
-    return number;
-}
-
 static int
 s_setup (void **state)
 {
@@ -76,17 +50,6 @@ s_teardown (void **state)
     (void) state;
     th_server_destroy (&s_server);
     return 0;
-}
-
-//  Sends a request as `who`; fails the test when no reply comes.
-static Recoup__Reply *
-s_call (const identity_t *who, Recoup__Request *request)
-{
-    client_status_t status;
-    Recoup__Reply *reply = th_call (who, request, &status);
-    if (!reply)
-        fail_msg ("no reply (client status %d)", (int) status);
-    return reply;
 }
 
 //  The error code of a reply (0 for a result), freeing it.
@@ -114,7 +77,7 @@ s_lift (const identity_t *who, const char *customer)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_HOLD_LIFT;
     request.hold_lift = &lift;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -127,7 +90,7 @@ s_promise (const identity_t *who, const char *customer, int64_t amount, const ch
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_PROMISE_ADD;
     request.promise_add = &add;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 //  A customer with one invoice of `amount` due on `due`.
@@ -136,18 +99,10 @@ s_customer (const char *ref, const char *number, const char *amount, const char 
 {
     run_t run;
     s_run (&run, "customer add %s --name %s --sales-rep sam", ref, ref);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "invoice issue %s --customer %s --amount %s --issued 2026-01-01 "
                  "--due %s", number, ref, amount, due);
-    expect_run (&run, 0, NULL);
-}
-
-static long long
-s_events (const char *kind)
-{
-    char sql [200];
-    snprintf (sql, sizeof sql, "SELECT count (*) FROM events WHERE kind = '%s'", kind);
-    return s_sql_int (sql);
+    th_expect_run (&run, 0, NULL);
 }
 
 static void
@@ -157,19 +112,19 @@ test_promise_kept (void **state)
     run_t run;
     s_customer ("keep-co", "K-1", "100.00", "2026-02-01");
     s_run (&run, "promise add keep-co --amount 60.00 --by 2026-03-05");
-    expect_run (&run, 0, "pending");
+    th_expect_run (&run, 0, "pending");
     s_run (&run, "payment post --customer keep-co --reference P-K1 --amount 60.00 "
                  "--received 2026-03-01");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "--json account show keep-co");
-    expect_run (&run, 0, "\"status\":\"kept\"");
+    th_expect_run (&run, 0, "\"status\":\"kept\"");
     assert_non_null (strstr (run.out, "\"on_hold\":false"));
     //  Any write of this module records the outcome, once.
     s_run (&run, "account reason keep-co forgot");
-    expect_run (&run, 0, "resend the invoice");
+    th_expect_run (&run, 0, "resend the invoice");
     s_run (&run, "account reason keep-co forgot --note again");
-    expect_run (&run, 0, NULL);
-    assert_int_equal (s_events ("promise.kept"), 1);
+    th_expect_run (&run, 0, NULL);
+    assert_int_equal (th_events (&s_server, "promise.kept"), 1);
 }
 
 static void
@@ -178,30 +133,31 @@ test_promise_broken (void **state)
     (void) state;
     run_t run;
     s_customer ("break-co", "B-1", "200.00", "2026-01-20");
-    long long broken = s_events ("promise.broken");
-    long long changed = s_events ("account.state_changed");
+    long long broken = th_events (&s_server, "promise.broken");
+    long long changed = th_events (&s_server, "account.state_changed");
     //  Made on 1 Feb for 10 Feb: with 3 grace days broken after 13 Feb.
     s_run (&run, "promise add break-co --amount 50.00 --by 2026-02-10 "
                  "--made-on 2026-02-01");
-    expect_run (&run, 0, "broken");
+    th_expect_run (&run, 0, "broken");
     //  As of 12 Feb it was still pending.
     s_run (&run, "--json account show break-co --as-of 2026-02-12");
-    expect_run (&run, 0, "\"status\":\"pending\"");
+    th_expect_run (&run, 0, "\"status\":\"pending\"");
     s_run (&run, "--json account show break-co");
-    expect_run (&run, 0, "\"on_hold\":true");
+    th_expect_run (&run, 0, "\"on_hold\":true");
     assert_non_null (strstr (run.out, "\"cash_only\":true"));
     assert_non_null (strstr (run.out, "\"status\":\"broken\""));
     //  Evaluated again (every write of this module): nothing new.
     s_run (&run, "account reason break-co avoiding");
-    expect_run (&run, 0, "phone and letter");
+    th_expect_run (&run, 0, "phone and letter");
     s_run (&run, "account reason break-co slow");
-    expect_run (&run, 0, NULL);
-    assert_int_equal (s_events ("promise.broken"), broken + 1);
+    th_expect_run (&run, 0, NULL);
+    assert_int_equal (th_events (&s_server, "promise.broken"), broken + 1);
     //  One for the hold, two for the reasons.
-    assert_int_equal (s_events ("account.state_changed"), changed + 3);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM promise_outcomes o JOIN promises p "
-                                 "ON p.id = o.promise_id JOIN customers c ON c.id = "
-                                 "p.customer_id WHERE c.ref = 'break-co'"), 1);
+    assert_int_equal (th_events (&s_server, "account.state_changed"), changed + 3);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM promise_outcomes o JOIN promises p "
+                                  "ON p.id = o.promise_id JOIN customers c ON c.id = "
+                                  "p.customer_id WHERE c.ref = 'break-co'"), 1);
 }
 
 static void
@@ -213,20 +169,20 @@ test_plan_missed (void **state)
     s_run (&run, "plan add plan-co --start 2026-01-15 --instalment 2026-01-20=100.00 "
                  "--instalment 2026-02-20=100.00 --instalment 2026-03-20=100.00");
     //  Nothing paid by 20 Jan + 3: broken at once.
-    expect_run (&run, 0, "broken");
+    th_expect_run (&run, 0, "broken");
     assert_non_null (strstr (run.out, "missed"));
     s_run (&run, "--json account show plan-co");
-    expect_run (&run, 0, "\"on_hold\":true");
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM events WHERE kind = 'plan.broken'"), 1);
+    th_expect_run (&run, 0, "\"on_hold\":true");
+    assert_int_equal (th_events (&s_server, "plan.broken"), 1);
     //  A plan kept so far stays active.
     s_customer ("plan-ok", "PO-1", "300.00", "2026-01-10");
     s_run (&run, "payment post --customer plan-ok --reference P-PO --amount 100.00 "
                  "--received 2026-01-19");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "plan add plan-ok --start 2026-01-15 --instalment 2026-01-20=100.00 "
                  "--instalment 2026-03-20=200.00");
-    expect_run (&run, 0, "active");
-    assert_int_equal (s_events ("plan.broken"), 1);
+    th_expect_run (&run, 0, "active");
+    assert_int_equal (th_events (&s_server, "plan.broken"), 1);
 }
 
 static void
@@ -236,31 +192,32 @@ test_dispute (void **state)
     run_t run;
     s_customer ("disp-co", "D-1", "500.00", "2026-01-25");  //  35 days late
     s_run (&run, "--json account show disp-co");
-    expect_run (&run, 0, "\"stage\":\"credit_hold\"");
+    th_expect_run (&run, 0, "\"stage\":\"credit_hold\"");
     s_run (&run, "--json dispute open D-1 --reason 'goods damaged'");
-    expect_run (&run, 0, "\"sales_rep\":\"sam\"");
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM events WHERE kind = "
-                                 "'dispute.opened'"), 1);
+    th_expect_run (&run, 0, "\"sales_rep\":\"sam\"");
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM events WHERE kind = "
+                                  "'dispute.opened'"), 1);
     s_run (&run, "--json account show disp-co");
-    expect_run (&run, 0, "\"stage\":null");
+    th_expect_run (&run, 0, "\"stage\":null");
     assert_non_null (strstr (run.out, "\"paused_invoices\":[\"D-1\"]"));
     s_run (&run, "dispute open D-1 --reason again");
-    expect_run (&run, 1, "already has dispute");
+    th_expect_run (&run, 1, "already has dispute");
     char *id = th_sql (&s_server, "SELECT d.id FROM disputes d JOIN invoices i ON "
                                   "i.id = d.invoice_id WHERE i.number = 'D-1'");
     assert_non_null (id);
     s_run (&run, "dispute resolve %s --outcome credit_note --amount 600.00", id);
-    expect_run (&run, 1, "more than the balance");
+    th_expect_run (&run, 1, "more than the balance");
     s_run (&run, "dispute resolve %s --outcome customer_wrong --amount 1.00", id);
-    expect_run (&run, 1, "only a credit_note");
+    th_expect_run (&run, 1, "only a credit_note");
     s_run (&run, "dispute resolve %s --outcome credit_note --amount 200.00 "
                  "--note 'two boxes damaged'", id);
-    expect_run (&run, 0, "credit note 200.00 USD");
+    th_expect_run (&run, 0, "credit note 200.00 USD");
     s_run (&run, "dispute resolve %s --outcome customer_wrong", id);
-    expect_run (&run, 1, "already resolved");
+    th_expect_run (&run, 1, "already resolved");
     free (id);
     s_run (&run, "--json account show disp-co");
-    expect_run (&run, 0, "\"stage\":\"credit_hold\"");
+    th_expect_run (&run, 0, "\"stage\":\"credit_hold\"");
     assert_non_null (strstr (run.out, "\"balance_minor\":30000"));
     assert_non_null (strstr (run.out, "\"paused_invoices\":[]"));
     assert_non_null (strstr (run.out, "\"outcome\":\"credit_note\""));
@@ -273,9 +230,9 @@ test_hold_lift (void **state)
     run_t run;
     s_customer ("hold-co", "H-1", "100.00", "2026-02-01");
     s_run (&run, "hold place hold-co --reason 'over the limit'");
-    expect_run (&run, 0, "credit hold: yes");
+    th_expect_run (&run, 0, "credit hold: yes");
     s_run (&run, "hold place hold-co --reason again");
-    expect_run (&run, 1, "already on credit hold");
+    th_expect_run (&run, 1, "already on credit hold");
     //  Past due: a collector may not lift it; the condition is named.
     Recoup__Reply *reply = s_lift (&s_collector, "hold-co");
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
@@ -284,13 +241,13 @@ test_hold_lift (void **state)
     recoup__reply__free_unpacked (reply, NULL);
     //  Paid in full: the collector may.
     s_run (&run, "payment post --customer hold-co --reference P-H1 --amount 100.00");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_int_equal (s_code (s_lift (&s_collector, "hold-co"), NULL), 0);
     //  A manager may lift it while past due; cash-only stays until paid.
     s_customer ("hold-mgr", "HM-1", "100.00", "2026-02-01");
     s_run (&run, "promise add hold-mgr --amount 10.00 --by 2026-02-02 "
                  "--made-on 2026-02-01");
-    expect_run (&run, 0, "broken");
+    th_expect_run (&run, 0, "broken");
     assert_int_equal (s_code (s_lift (&s_collector, "hold-mgr"),
                               "hold_lift.customer"), RECOUP__ERROR_CODE__PERMISSION_DENIED);
     reply = s_lift (&s_manager, "hold-mgr");
@@ -309,11 +266,11 @@ test_account_show_json (void **state)
     run_t run;
     s_customer ("show-co", "S-1", "100.00", "2026-02-20");   //  9 days late
     s_run (&run, "account reason show-co dispute --note 'says it was never delivered'");
-    expect_run (&run, 0, "route to the sales rep (sam)");
+    th_expect_run (&run, 0, "route to the sales rep (sam)");
     s_run (&run, "contact log show-co --channel phone --direction out --outcome spoke "
                  "--at 2026-02-27T10:00:00Z");
     s_run (&run, "--json account show show-co");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     const char *fields [] = {
         "\"customer\":\"show-co\"", "\"balances\":[{\"currency\":\"USD\","
         "\"balance_minor\":10000,\"past_due_minor\":10000}]",
@@ -325,9 +282,9 @@ test_account_show_json (void **state)
         if (!strstr (run.out, fields [i]))
             fail_msg ("no %s in %s", fields [i], run.out);
     s_run (&run, "account show show-co");
-    expect_run (&run, 0, "stage: sales_flag");
+    th_expect_run (&run, 0, "stage: sales_flag");
     s_run (&run, "--json account show show-co --as-of 2026-02-01");
-    expect_run (&run, 0, "\"stage\":null");
+    th_expect_run (&run, 0, "\"stage\":null");
 }
 
 static void
@@ -346,7 +303,7 @@ test_roles_and_bad_input (void **state)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_HOLD_PLACE;
     request.hold_place = &place;
-    assert_int_equal (s_code (s_call (&s_sales, &request), NULL),
+    assert_int_equal (s_code (th_request (&s_sales, &request), NULL),
                       RECOUP__ERROR_CODE__PERMISSION_DENIED);
     //  Server-side checks.
     assert_int_equal (s_code (s_promise (&s_collector, "nobody", 100, "2026-03-10"),
@@ -360,23 +317,23 @@ test_roles_and_bad_input (void **state)
                               "promise_add.by"), RECOUP__ERROR_CODE__INVALID_ARGUMENT);
     //  The client's checks.
     s_run (&run, "promise add bad-co --amount 12.345 --by 2026-03-10");
-    expect_run (&run, 2, "--amount");
+    th_expect_run (&run, 2, "--amount");
     s_run (&run, "promise add bad-co --amount 12.00 --by 2026-13-01");
-    expect_run (&run, 2, "--by");
+    th_expect_run (&run, 2, "--by");
     s_run (&run, "plan add bad-co --instalment 2026-04-31=10.00");
-    expect_run (&run, 2, "--instalment");
+    th_expect_run (&run, 2, "--instalment");
     s_run (&run, "dispute open NO-SUCH --reason x");
-    expect_run (&run, 1, "no invoice NO-SUCH");
+    th_expect_run (&run, 1, "no invoice NO-SUCH");
     s_run (&run, "dispute resolve 999999 --outcome customer_wrong");
-    expect_run (&run, 1, "no dispute 999999");
+    th_expect_run (&run, 1, "no dispute 999999");
     s_run (&run, "account reason bad-co lazy");
-    expect_run (&run, 1, "reason must be");
+    th_expect_run (&run, 1, "reason must be");
     s_run (&run, "account show nobody");
-    expect_run (&run, 1, "no customer");
+    th_expect_run (&run, 1, "no customer");
     s_run (&run, "account show bad-co --as-of 2026-02-30");
-    expect_run (&run, 2, "--as-of");
+    th_expect_run (&run, 2, "--as-of");
     s_run (&run, "hold lift bad-co --reason x");
-    expect_run (&run, 1, "not on credit hold");
+    th_expect_run (&run, 1, "not on credit hold");
 }
 
 int

@@ -55,66 +55,13 @@ s_teardown (void **state)
 typedef th_run_t run_t;
 #define s_run(run, ...) th_run (&s_server, (run), NULL, __VA_ARGS__)
 
-#define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
-
-static void
-s_expect_run (const run_t *run, int want, const char *needle, const char *file,
-              int line)
-{
-    if (run->status != want
-        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
-        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
-                     needle ? " with " : "", needle ? needle : "", run->status,
-                     run->out, run->err);
-        _fail (file, line);
-    }
-}
-
-//  SQL whose answer is a number.
-static int64_t
-s_sql_int (const char *format, ...)
-{
-    char sql [2048];
-    va_list ap;
-    va_start (ap, format);
-    vsnprintf (sql, sizeof sql, format, ap);
-    va_end (ap);
-    char *value = th_sql (&s_server, sql);
-    if (!value)
-        fail_msg ("SQL gave nothing: %s", sql);
-    int64_t number = strtoll (value, NULL, 10);
-    free (value);
-    return number;
-}
-
-//  SQL whose answer is text; checks it equals `want`.
-#define expect_sql(want, ...) s_expect_sql (want, __FILE__, __LINE__, __VA_ARGS__)
-
-static void
-s_expect_sql (const char *want, const char *file, int line, const char *format, ...)
-{
-    char sql [2048];
-    va_list ap;
-    va_start (ap, format);
-    vsnprintf (sql, sizeof sql, format, ap);
-    va_end (ap);
-    char *value = th_sql (&s_server, sql);
-    if (!value || strcmp (value, want) != 0) {
-        print_error ("SQL %s\ngave '%s', expected '%s'\n", sql, value ? value : "(null)",
-                     want);
-        free (value);
-        _fail (file, line);
-    }
-    free (value);
-}
-
 //  A customer in a time zone, through the client.
 static void
 s_customer (const char *ref, const char *timezone)
 {
     run_t run;
     s_run (&run, "customer add %s --name %s --timezone %s", ref, ref, timezone);
-    expect_run (&run, 0, "created customer");
+    th_expect_run (&run, 0, "created customer");
 }
 
 //  An invoice to `ref` issued and due on the given dates.
@@ -124,7 +71,7 @@ s_invoice (const char *number, const char *ref, const char *issued, const char *
     run_t run;
     s_run (&run, "invoice issue %s --customer %s --amount 100 --issued %s --due %s",
            number, ref, issued, due);
-    expect_run (&run, 0, "issued invoice");
+    th_expect_run (&run, 0, "issued invoice");
 }
 
 //  contact_log as `who`; returns the reply (caller frees).
@@ -298,7 +245,7 @@ test_log_and_event (void **state)
     assert_non_null (reply);
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_CONTACT_LOG);
     const Recoup__Contact *c = reply->contact_log->contact;
-    assert_int_equal (c->id, s_sql_int ("SELECT max (id) FROM contact_log"));
+    assert_int_equal (c->id, th_sql_int (&s_server, "SELECT max (id) FROM contact_log"));
     assert_string_equal (c->customer, "evt");
     assert_string_equal (c->at, "2026-11-02T10:05:00Z");
     assert_string_equal (c->logged_by, "sam");
@@ -309,8 +256,8 @@ test_log_and_event (void **state)
     uint64_t seq = reply->contact_log->seq;
     char hash [65];
     snprintf (hash, sizeof hash, "%s", c->hash);
-    expect_sql (hash, "SELECT encode (hash, 'hex') FROM contact_log WHERE id = %" PRIu64,
-                c->id);
+    th_expect_sql (&s_server, hash,
+                   "SELECT encode (hash, 'hex') FROM contact_log WHERE id = %" PRIu64, c->id);
     recoup__reply__free_unpacked (reply, NULL);
 
     //  Its event carries the record.
@@ -343,7 +290,8 @@ test_log_and_event (void **state)
     seq = reply->contact_prefs->seq;
     assert_true (seq > 0);
     recoup__reply__free_unpacked (reply, NULL);
-    expect_sql ("contact.prefs_changed", "SELECT kind FROM events WHERE seq = %" PRIu64, seq);
+    th_expect_sql (&s_server, "contact.prefs_changed",
+                   "SELECT kind FROM events WHERE seq = %" PRIu64, seq);
 }
 
 static void
@@ -381,9 +329,10 @@ test_quiet_hours (void **state)
     assert_non_null (strstr (reply->contact_log->warning, "quiet_hours"));
     uint64_t id = reply->contact_log->contact->id;
     recoup__reply__free_unpacked (reply, NULL);
-    expect_sql ("quiet_hours|they asked for an evening call",
-                "SELECT rule_overridden || '|' || override_reason FROM contact_log "
-                "WHERE id = %" PRIu64, id);
+    th_expect_sql (&s_server,
+                   "quiet_hours|they asked for an evening call",
+                   "SELECT rule_overridden || '|' || override_reason FROM contact_log "
+                   "WHERE id = %" PRIu64, id);
 
     //  Weekdays only, from the policy: Saturday 10:00 in Tokyo is refused,
     //  allowed from Monday.
@@ -558,7 +507,7 @@ test_bad_input (void **state)
 {
     (void) state;
     s_customer ("bad", "UTC");
-    int64_t before = s_sql_int ("SELECT count (*) FROM contact_log");
+    int64_t before = th_sql_int (&s_server, "SELECT count (*) FROM contact_log");
     expect_error (s_log ("nobody", "email", "in", "sent", NULL, NULL),
                   RECOUP__ERROR_CODE__NOT_FOUND, "contact_log.customer", "nobody");
     expect_error (s_log ("bad", "fax", "in", "sent", NULL, NULL),
@@ -612,7 +561,8 @@ test_bad_input (void **state)
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_CONTACT_LOG);
     assert_string_equal (reply->contact_log->contact->at, "2026-11-02T15:30:00.250000Z");
     recoup__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM contact_log"), before + 2);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM contact_log"), before + 2);
     //  The database refuses changes.
     char *none = th_sql (&s_server, "UPDATE contact_log SET note = 'x' WHERE id = 1");
     assert_null (none);
@@ -628,52 +578,52 @@ test_client (void **state)
     s_customer ("cli-tokyo", "Asia/Tokyo");
     s_run (&run, "contact log cli-tokyo --channel phone --direction out --outcome spoke "
                  "--at 2026-11-22T13:40:00Z");
-    expect_run (&run, 1, "quiet_hours: it is 22:40 in Asia/Tokyo");
+    th_expect_run (&run, 1, "quiet_hours: it is 22:40 in Asia/Tokyo");
     s_run (&run, "contact log cli-tokyo --channel phone --direction out --outcome spoke "
                  "--at 2026-11-22T13:40:00Z --override 'they asked us to call late'");
-    expect_run (&run, 0, "logged contact");
+    th_expect_run (&run, 0, "logged contact");
     assert_non_null (strstr (run.out, "rule overridden: quiet_hours, because: they asked"));
     assert_non_null (strstr (run.err, "warning: overridden (quiet_hours)"));
     s_run (&run, "contact log cli-tokyo --channel email --direction in --outcome sent "
                  "--at 2026-11-22T13:41:00Z --note 'thanks for the call'");
-    expect_run (&run, 0, "email from cli-tokyo at 2026-11-22T13:41:00Z: sent");
+    th_expect_run (&run, 0, "email from cli-tokyo at 2026-11-22T13:41:00Z: sent");
     assert_non_null (strstr (run.out, "note: thanks for the call"));
     s_run (&run, "--json contact log cli-tokyo --channel email --direction in "
                  "--outcome sent --at 2026-11-22T13:42:00Z");
-    expect_run (&run, 0, "\"channel\":\"email\"");
+    th_expect_run (&run, 0, "\"channel\":\"email\"");
     s_run (&run, "contact log cli-tokyo --channel fax --direction in --outcome sent");
-    expect_run (&run, 1, "'fax' is not one of");
+    th_expect_run (&run, 1, "'fax' is not one of");
     s_run (&run, "contact log cli-tokyo --channel email --direction in --outcome sent "
                  "--at soon");
-    expect_run (&run, 1, "contact_log.at");
+    th_expect_run (&run, 1, "contact_log.at");
     s_run (&run, "contact log cli-tokyo --channel email");
-    expect_run (&run, 2, "usage");
+    th_expect_run (&run, 2, "usage");
     s_run (&run, "contact log --channel email --direction in --outcome sent");
-    expect_run (&run, 2, "usage");
+    th_expect_run (&run, 2, "usage");
     s_run (&run, "contact log cli-tokyo --channel email --direction in --outcome sent "
                  "--colour red");
-    expect_run (&run, 2, "unknown option --colour");
+    th_expect_run (&run, 2, "unknown option --colour");
 
     s_run (&run, "contact prefs cli-tokyo");
-    expect_run (&run, 0, "cli-tokyo: cease contact no; opted out of: none");
+    th_expect_run (&run, 0, "cli-tokyo: cease contact no; opted out of: none");
     s_run (&run, "contact prefs cli-tokyo --opt-out sms --opt-out phone");
-    expect_run (&run, 0, "opted out of: phone, sms");
+    th_expect_run (&run, 0, "opted out of: phone, sms");
     s_run (&run, "contact log cli-tokyo --channel phone --direction out --outcome spoke "
                  "--at 2026-11-23T03:00:00Z --override 'no matter'");
-    expect_run (&run, 1, "cannot be overridden");
+    th_expect_run (&run, 1, "cannot be overridden");
     s_run (&run, "contact prefs cli-tokyo --opt-in phone --cease-contact yes");
-    expect_run (&run, 0, "cease contact yes; opted out of: sms");
+    th_expect_run (&run, 0, "cease contact yes; opted out of: sms");
     s_run (&run, "contact prefs cli-tokyo --cease-contact maybe");
-    expect_run (&run, 2, "--cease-contact");
+    th_expect_run (&run, 2, "--cease-contact");
 
     s_run (&run, "audit verify");
-    expect_run (&run, 0, "contact log intact: ");
+    th_expect_run (&run, 0, "contact log intact: ");
     s_run (&run, "--json audit verify");
-    expect_run (&run, 0, "\"ok\":true");
+    th_expect_run (&run, 0, "\"ok\":true");
     s_run (&run, "audit");
-    expect_run (&run, 2, "usage: recoup audit verify");
+    th_expect_run (&run, 2, "usage: recoup audit verify");
     s_run (&run, "contact");
-    expect_run (&run, 2, "usage");
+    th_expect_run (&run, 2, "usage");
 }
 
 //  Last: the log is broken behind recoupd's back.
@@ -684,7 +634,7 @@ test_tampering (void **state)
     run_t run;
     Recoup__Reply *reply = s_verify (&s_manager);
     assert_true (reply->audit_verify->ok);
-    int64_t records = s_sql_int ("SELECT count (*) FROM contact_log");
+    int64_t records = th_sql_int (&s_server, "SELECT count (*) FROM contact_log");
     assert_true (records >= 6);
     assert_int_equal ((int64_t) reply->audit_verify->records, records);
     assert_int_equal (reply->audit_verify->first_bad_id, 0);
@@ -692,7 +642,7 @@ test_tampering (void **state)
     char want [64];
     snprintf (want, sizeof want, "contact log intact: %" PRId64 " records", records);
     s_run (&run, "audit verify");
-    expect_run (&run, 0, want);
+    th_expect_run (&run, 0, want);
 
     //  A note changed: record 3 no longer matches its hash.
     char *note = th_sql (&s_server, "SELECT note FROM contact_log WHERE id = 3");
@@ -710,9 +660,9 @@ test_tampering (void **state)
                          "record 3 was altered: its hash does not match its contents");
     recoup__reply__free_unpacked (reply, NULL);
     s_run (&run, "audit verify");
-    expect_run (&run, 1, "recoup: audit: record 3 was altered: its hash does not match");
+    th_expect_run (&run, 1, "recoup: audit: record 3 was altered: its hash does not match");
     s_run (&run, "--json audit verify");
-    expect_run (&run, 1, "\"first_bad_id\":3");
+    th_expect_run (&run, 1, "\"first_bad_id\":3");
 
     //  Its hash changed as well: still record 3.
     done = th_sql (&s_server, "SET session_replication_role = replica; "
@@ -749,7 +699,7 @@ test_tampering (void **state)
                          "record 5 is missing: the log goes from 4 to 6");
     recoup__reply__free_unpacked (reply, NULL);
     s_run (&run, "audit verify");
-    expect_run (&run, 1, "recoup: audit: record 5 is missing: the log goes from 4 to 6");
+    th_expect_run (&run, 1, "recoup: audit: record 5 is missing: the log goes from 4 to 6");
 }
 
 int

@@ -54,21 +54,6 @@ typedef th_run_t run_t;
 #define s_run(run, ...) th_run (&s_server, (run), NULL, __VA_ARGS__)
 #define s_run_as(who, run, ...) th_run (&s_server, (run), (who), __VA_ARGS__)
 
-#define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
-
-static void
-s_expect_run (const run_t *run, int want, const char *needle, const char *file,
-              int line)
-{
-    if (run->status != want
-        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
-        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
-                     needle ? " with " : "", needle ? needle : "", run->status,
-                     run->out, run->err);
-        _fail (file, line);
-    }
-}
-
 //  Checks that `text` holds `needle`, printing both when not.
 #define expect_has(text, needle) s_expect_has (text, needle, __FILE__, __LINE__)
 
@@ -291,31 +276,6 @@ s_bg_stop (bg_t *self)
 //  ---------------------------------------------------------------------
 
 static int
-s_identity_file (const identity_t *who, const char *name, char *path, size_t len)
-{
-    snprintf (path, len, "%s/%s.identity", s_server.dir, name);
-    char err [256];
-    return identity_save (who, path, IDENTITY_FULL, 0, err, sizeof err);
-}
-
-//  Runs a command as the admin; -1 when it fails.
-static int
-s_admin (const char *format, ...)
-{
-    char args [2048];
-    va_list ap;
-    va_start (ap, format);
-    vsnprintf (args, sizeof args, format, ap);
-    va_end (ap);
-    run_t run;
-    if (th_run (&s_server, &run, NULL, "%s", args) != 0) {
-        fprintf (stderr, "setup: recoup %s: %s%s\n", args, run.out, run.err);
-        return -1;
-    }
-    return 0;
-}
-
-static int
 s_setup (void **state)
 {
     (void) state;
@@ -328,32 +288,41 @@ s_setup (void **state)
         || th_user_add (&s_server, "mia", RECOUP__ROLE__MANAGER, &s_mia) != 0
         || th_user_add (&s_server, "ivan", RECOUP__ROLE__IMPORTER, &s_ivan) != 0)
         return -1;
-    if (s_identity_file (&s_sam, "sam", s_sam_file, sizeof s_sam_file) != 0
-        || s_identity_file (&s_mia, "mia", s_mia_file, sizeof s_mia_file) != 0
-        || s_identity_file (&s_ivan, "ivan", s_ivan_file, sizeof s_ivan_file) != 0)
+    if (th_identity_file (&s_server, &s_sam, "sam", s_sam_file, sizeof s_sam_file) != 0
+        || th_identity_file (&s_server, &s_mia, "mia", s_mia_file, sizeof s_mia_file) != 0
+        || th_identity_file (&s_server,
+                             &s_ivan, "ivan", s_ivan_file, sizeof s_ivan_file) != 0)
         return -1;
-    if (s_admin ("customer add acme --name 'Acme Ltd' --sales-rep sam") != 0
-        || s_admin ("customer add bolt --name 'Bolt AB' --sales-rep sue") != 0
-        || s_admin ("customer add cato --name 'Cato Inc' --sales-rep sam") != 0
-        || s_admin ("customer add dyna --name 'Dyna GmbH' --currency EUR") != 0
-        || s_admin ("invoice issue A1 --customer acme --amount 1000.00 --issued 2025-10-01"
-                    " --due 2025-10-31") != 0
-        || s_admin ("invoice issue A2 --customer acme --amount 250.00 --issued 2026-01-01"
-                    " --due 2026-01-31") != 0
-        || s_admin ("invoice issue B1 --customer bolt --amount 500.00 --issued 2026-02-13"
-                    " --due 2026-03-15") != 0
-        || s_admin ("invoice issue B2 --customer bolt --amount 300.00 --issued 2026-01-11"
-                    " --due 2026-02-10") != 0
-        || s_admin ("invoice issue B3 --customer bolt --amount 400.00 --issued 2025-11-20"
-                    " --due 2025-12-20") != 0
-        || s_admin ("invoice issue C1 --customer cato --amount 200.00 --issued 2026-03-01"
-                    " --due 2026-04-01") != 0
-        || s_admin ("invoice issue D1 --customer dyna --amount 700.00 --issued 2025-12-16"
-                    " --due 2026-01-15") != 0
-        || s_admin ("payment post --customer bolt --reference BANK-1 --amount 100.00"
-                    " --invoice B3 --received 2026-02-20") != 0
-        || s_admin ("dispute open A2 --reason 'two boxes damaged'") != 0
-        || s_admin ("promise add bolt --amount 200.00 --by 2026-03-10") != 0)
+    if (th_admin (&s_server, "customer add acme --name 'Acme Ltd' --sales-rep sam") != 0
+        || th_admin (&s_server, "customer add bolt --name 'Bolt AB' --sales-rep sue") != 0
+        || th_admin (&s_server, "customer add cato --name 'Cato Inc' --sales-rep sam") != 0
+        || th_admin (&s_server, "customer add dyna --name 'Dyna GmbH' --currency EUR") != 0
+        || th_admin (&s_server,
+                     "invoice issue A1 --customer acme --amount 1000.00 --issued 2025-10-01"
+                     " --due 2025-10-31") != 0
+        || th_admin (&s_server,
+                     "invoice issue A2 --customer acme --amount 250.00 --issued 2026-01-01"
+                     " --due 2026-01-31") != 0
+        || th_admin (&s_server,
+                     "invoice issue B1 --customer bolt --amount 500.00 --issued 2026-02-13"
+                     " --due 2026-03-15") != 0
+        || th_admin (&s_server,
+                     "invoice issue B2 --customer bolt --amount 300.00 --issued 2026-01-11"
+                     " --due 2026-02-10") != 0
+        || th_admin (&s_server,
+                     "invoice issue B3 --customer bolt --amount 400.00 --issued 2025-11-20"
+                     " --due 2025-12-20") != 0
+        || th_admin (&s_server,
+                     "invoice issue C1 --customer cato --amount 200.00 --issued 2026-03-01"
+                     " --due 2026-04-01") != 0
+        || th_admin (&s_server,
+                     "invoice issue D1 --customer dyna --amount 700.00 --issued 2025-12-16"
+                     " --due 2026-01-15") != 0
+        || th_admin (&s_server,
+                     "payment post --customer bolt --reference BANK-1 --amount 100.00"
+                     " --invoice B3 --received 2026-02-20") != 0
+        || th_admin (&s_server, "dispute open A2 --reason 'two boxes damaged'") != 0
+        || th_admin (&s_server, "promise add bolt --amount 200.00 --by 2026-03-10") != 0)
         return -1;
     return 0;
 }
@@ -375,7 +344,7 @@ test_once_text (void **state)
     (void) state;
     run_t run;
     s_run_as (s_mia_file, &run, "dashboard --once");
-    expect_run (&run, 0, "recoup dashboard: as of " TODAY ", seq ");
+    th_expect_run (&run, 0, "recoup dashboard: as of " TODAY ", seq ");
     expect_has (run.out, "(snapshot)\nview: all customers, all currencies, sorted by past due\n");
     expect_has (run.out, "\nEUR  open 700.00 (1 invoice, 1 account), past due 700.00 "
                          "(100.0%), 1 account late\n"
@@ -413,11 +382,11 @@ test_once_text (void **state)
     expect_has (run.out, " promise: bolt to pay 200.00 USD by 2026-03-10\n");
     //  --limit lists fewer, the totals stay; --currency keeps one.
     s_run_as (s_mia_file, &run, "dashboard --once --limit 1");
-    expect_run (&run, 0, "\nlate accounts: 3 (the first 1 shown)\n");
+    th_expect_run (&run, 0, "\nlate accounts: 3 (the first 1 shown)\n");
     assert_non_null (strstr (run.out, "\ndyna "));
     assert_null (strstr (run.out, "\nacme "));
     s_run_as (s_mia_file, &run, "dashboard --once --currency USD");
-    expect_run (&run, 0, "view: all customers, USD only, sorted by past due\n");
+    th_expect_run (&run, 0, "view: all customers, USD only, sorted by past due\n");
     assert_null (strstr (run.out, "EUR"));
     expect_has (run.out, "\naccounts late 2, on hold 0,");
 }
@@ -431,7 +400,7 @@ test_once_json (void **state)
     (void) state;
     run_t run;
     s_run_as (s_mia_file, &run, "--json dashboard --once");
-    expect_run (&run, 0, "{\"as_of\":\"" TODAY "\"");
+    th_expect_run (&run, 0, "{\"as_of\":\"" TODAY "\"");
     const char *out = run.out;
     assert_int_equal (strchr (out, '\n') - out + 1, (long) strlen (out));    //  one line
     expect_has (out, "\"live\":false,\"rep\":null,\"currency\":null,\"sort\":\"past_due\"");
@@ -485,7 +454,7 @@ test_once_json (void **state)
         char want [64], got [64];
         run_t show;
         s_run (&show, "--json account show %s", *ref);
-        expect_run (&show, 0, NULL);
+        th_expect_run (&show, 0, NULL);
         s_str (show.out, "stage", want, sizeof want);
         assert_true (*want);
         char *row = s_account_row (out, *ref);
@@ -508,7 +477,7 @@ test_sort (void **state)
     for (int i = 0; i < 2; i++) {
         run_t run;
         s_run_as (s_mia_file, &run, "dashboard --once --sort %s", sorts [i]);
-        expect_run (&run, 0, i ? "sorted by stage\n" : "sorted by days past due\n");
+        th_expect_run (&run, 0, i ? "sorted by stage\n" : "sorted by days past due\n");
         const char *acme = strstr (run.out, "\nacme ");
         const char *bolt = strstr (run.out, "\nbolt ");
         const char *dyna = strstr (run.out, "\ndyna ");
@@ -526,7 +495,7 @@ test_rep (void **state)
     (void) state;
     run_t run;
     s_run_as (s_mia_file, &run, "dashboard --once --rep sam");
-    expect_run (&run, 0, "view: sam's customers, all currencies, sorted by past due\n");
+    th_expect_run (&run, 0, "view: sam's customers, all currencies, sorted by past due\n");
     expect_has (run.out, "\nUSD  open 1,450.00 (3 invoices, 2 accounts), past due 1,250.00 "
                          "(86.2%), 1 account late\n");
     expect_has (run.out, "\nlate accounts: 1\n");
@@ -538,14 +507,14 @@ test_rep (void **state)
     //  --mine: the caller's own customers, the same view.
     run_t mine;
     s_run_as (s_sam_file, &mine, "dashboard --once --mine");
-    expect_run (&mine, 0, "view: sam's customers,");
+    th_expect_run (&mine, 0, "view: sam's customers,");
     const char *a = strstr (run.out, "\n\nUSD"), *b = strstr (mine.out, "\n\nUSD");
     assert_non_null (a);
     assert_non_null (b);
     assert_string_equal (a, b);
     //  A rep nobody has: nothing open.
     s_run_as (s_mia_file, &run, "dashboard --once --rep nobody");
-    expect_run (&run, 0, "\nnothing open\n");
+    th_expect_run (&run, 0, "\nnothing open\n");
     expect_has (run.out, "\nlate accounts: 0\n");
 }
 
@@ -616,7 +585,7 @@ test_plain_follows (void **state)
     //  A new invoice, 40 days late: 31-60.
     s_run (&run, "invoice issue A3 --customer acme --amount 100.00 --issued 2025-12-21"
                  " --due 2026-01-20");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     frame = bg_frame (&bg, "acme's invoice A3", s_invoice_seen);
     char usd [64];
     s_currency (usd, "USD");
@@ -625,7 +594,7 @@ test_plain_follows (void **state)
     free (frame);
     //  A promise: pending.
     s_run (&run, "promise add acme --amount 100.00 --by 2026-03-10");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     frame = bg_frame (&bg, "acme's promise", s_promise_seen);
     assert_int_equal (s_num (frame, usd, "promises_pending"), 1);
     assert_int_equal (s_num (frame, usd, "promised_minor"), 10000);
@@ -635,7 +604,7 @@ test_plain_follows (void **state)
     //  promise is kept by it.
     s_run (&run, "payment post --customer acme --reference BANK-9 --amount 1000.00"
                  " --invoice A1");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     frame = bg_frame (&bg, "acme's payment", s_payment_seen);
     assert_int_equal (s_row_num (frame, "acme", "days_past_due"), 40);
     assert_int_equal (s_row_num (frame, "acme", "promises"), 0);
@@ -646,10 +615,10 @@ test_plain_follows (void **state)
     free (frame);
     //  Another rep's customer changes: frames go on, without it.
     s_run (&run, "payment post --customer bolt --reference BANK-10 --amount 50.00");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     //  A hold: on hold, and the flag it raises for sam is new.
     s_run (&run, "hold place acme --reason 'no payment'");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     frame = bg_frame (&bg, "acme's hold and new flag", s_hold_seen);
     assert_int_equal (s_num (frame, NULL, "flags_unacknowledged"), 2);
     expect_has (frame, "flag raised for sam: acme hold " TODAY "\",\"new_flag\":true}");
@@ -657,14 +626,14 @@ test_plain_follows (void **state)
     free (frame);
     //  The reason the customer does not pay.
     s_run (&run, "account reason acme cannot_pay");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     frame = bg_frame (&bg, "acme's reason", s_reason_seen);
     expect_has (frame, "\"text\":\"reason: acme cannot_pay\"");
     free (frame);
     //  A promise made a month ago and not kept: cato goes on hold and
     //  cash-only; with nothing past due it counts but is not listed.
     s_run (&run, "promise add cato --amount 50.00 --by 2026-02-10 --made-on 2026-02-01");
-    expect_run (&run, 0, "broken");
+    th_expect_run (&run, 0, "broken");
     frame = bg_frame (&bg, "cato cash-only", s_cash_only_seen);
     expect_has (frame, "\"accounts_in_view\":2,\"accounts_late\":1,\"on_hold\":2,"
                        "\"cash_only\":1,");
@@ -699,7 +668,7 @@ test_pipe_is_plain (void **state)
     bg_text (&bg, "\nrecent events:\n");
     run_t run;
     s_run (&run, "dispute open B2 --reason 'price is wrong'");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     bg_text (&bg, " dispute opened: bolt B2: price is wrong\n");
     bg_text (&bg, "\n\n");      //  the frame is whole
     assert_int_equal (s_bg_stop (&bg), 0);
@@ -713,26 +682,26 @@ test_refusals_and_usage (void **state)
     (void) state;
     run_t run;
     s_run_as (s_ivan_file, &run, "dashboard --once");
-    expect_run (&run, 3, "refused this key on the event socket");
+    th_expect_run (&run, 3, "refused this key on the event socket");
     expect_has (run.err, "importer keys may only send commands");
     assert_string_equal (run.out, "");
     s_run (&run, "dashboard --once --bogus");
-    expect_run (&run, 2, "unexpected argument '--bogus'");
+    th_expect_run (&run, 2, "unexpected argument '--bogus'");
     expect_has (run.err, "usage: recoup dashboard");
     s_run (&run, "dashboard --once --limit 0");
-    expect_run (&run, 2, "--limit wants a number of accounts above 0, got '0'");
+    th_expect_run (&run, 2, "--limit wants a number of accounts above 0, got '0'");
     s_run (&run, "dashboard --once --limit");
-    expect_run (&run, 2, "--limit needs a value");
+    th_expect_run (&run, 2, "--limit needs a value");
     s_run (&run, "dashboard --once --currency XYZ");
-    expect_run (&run, 2, "--currency wants an ISO 4217 code such as USD, got 'XYZ'");
+    th_expect_run (&run, 2, "--currency wants an ISO 4217 code such as USD, got 'XYZ'");
     s_run (&run, "dashboard --once --rep 'Sam!'");
-    expect_run (&run, 2, "--rep wants a user name");
+    th_expect_run (&run, 2, "--rep wants a user name");
     s_run (&run, "dashboard --once --rep sam --mine");
-    expect_run (&run, 2, "--rep and --mine");
+    th_expect_run (&run, 2, "--rep and --mine");
     s_run (&run, "dashboard --once --sort name");
-    expect_run (&run, 2, "--sort wants past-due, days or stage, got 'name'");
+    th_expect_run (&run, 2, "--sort wants past-due, days or stage, got 'name'");
     s_run (&run, "dashboard --once --rep sam --rep sue");
-    expect_run (&run, 2, "--rep given twice");
+    th_expect_run (&run, 2, "--rep given twice");
     s_run (&run, "--identity nowhere.identity dashboard --once");
     assert_int_equal (run.status, 2);
 }

@@ -61,31 +61,6 @@ static char s_rc_file [PATH_MAX + 32];      //  the desk's exit status lands her
 typedef th_run_t run_t;
 #define s_run(run, ...) th_run (&s_server, (run), NULL, __VA_ARGS__)
 #define s_run_as(who, run, ...) th_run (&s_server, (run), (who), __VA_ARGS__)
-#define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
-
-static void
-s_expect_run (const run_t *run, int want, const char *needle, const char *file,
-              int line)
-{
-    if (run->status != want
-        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
-        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
-                     needle ? " with " : "", needle ? needle : "", run->status,
-                     run->out, run->err);
-        _fail (file, line);
-    }
-}
-
-static long long
-s_sql_int (const char *sql)
-{
-    char *value = th_sql (&s_server, sql);
-    if (!value)
-        fail_msg ("no value from: %s", sql);
-    long long number = strtoll (value, NULL, 10);
-    free (value);
-    return number;
-}
 
 //  D + offset as YYYY-MM-DD, in one of a few rotating buffers.
 static const char *
@@ -118,34 +93,6 @@ s_offset_for (int local, int utc)
 }
 
 static int
-s_identity_file (const identity_t *who, const char *name, char *path, size_t len)
-{
-    snprintf (path, len, "%s/%s.identity", s_server.dir, name);
-    char err [256];
-    return identity_save (who, path, IDENTITY_FULL, 0, err, sizeof err);
-}
-
-//  Runs a command as the admin; -1 when it fails.
-static int
-s_admin (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-s_admin (const char *format, ...)
-{
-    char args [2048];
-    va_list ap;
-    va_start (ap, format);
-    vsnprintf (args, sizeof args, format, ap);
-    va_end (ap);
-    run_t run;
-    if (th_run (&s_server, &run, NULL, "%s", args) != 0) {
-        fprintf (stderr, "setup: recoup %s: %s%s\n", args, run.out, run.err);
-        return -1;
-    }
-    return 0;
-}
-
-static int
 s_setup (void **state)
 {
     (void) state;
@@ -167,29 +114,40 @@ s_setup (void **state)
         || th_user_add (&s_server, "sam", RECOUP__ROLE__SALES, &s_sam) != 0
         || th_user_add (&s_server, "mia", RECOUP__ROLE__MANAGER, &s_mia) != 0
         || th_user_add (&s_server, "ivan", RECOUP__ROLE__IMPORTER, &s_ivan) != 0
-        || s_identity_file (&s_cora, "cora", s_cora_file, sizeof s_cora_file) != 0
-        || s_identity_file (&s_sam, "sam", s_sam_file, sizeof s_sam_file) != 0
-        || s_identity_file (&s_ivan, "ivan", s_ivan_file, sizeof s_ivan_file) != 0)
+        || th_identity_file (&s_server,
+                             &s_cora, "cora", s_cora_file, sizeof s_cora_file) != 0
+        || th_identity_file (&s_server, &s_sam, "sam", s_sam_file, sizeof s_sam_file) != 0
+        || th_identity_file (&s_server,
+                             &s_ivan, "ivan", s_ivan_file, sizeof s_ivan_file) != 0)
         return -1;
-    if (s_admin ("customer add acme --name 'Acme Ltd' --collector cora --timezone %s",
-                 s_open) != 0
-        || s_admin ("customer add tky --name 'Tokyo KK' --collector cora --timezone %s",
-                    s_quiet) != 0
-        || s_admin ("customer add lett --name 'Letter AB' --collector cora --sales-rep sam "
-                    "--timezone %s --address '1 Main Street, Springfield'", s_open) != 0
-        || s_admin ("customer add zed --name 'Zed Inc' --collector mia --timezone %s",
-                    s_open) != 0
-        || s_admin ("invoice issue A-1 --customer acme --amount 1000.00 --issued %s "
-                    "--due %s", s_date (-37), s_date (-7)) != 0
-        || s_admin ("invoice issue T-1 --customer tky --amount 500.00 --issued %s "
-                    "--due %s", s_date (-37), s_date (-7)) != 0
-        || s_admin ("invoice issue L-1 --customer lett --amount 800.00 --issued %s "
-                    "--due %s", s_date (-60), s_date (-30)) != 0
-        || s_admin ("invoice issue L-2 --customer lett --amount 120.00 --issued %s "
-                    "--due %s", s_date (0), s_date (30)) != 0
-        || s_admin ("invoice issue Z-1 --customer zed --amount 90.00 --issued %s "
-                    "--due %s", s_date (-37), s_date (-7)) != 0
-        || s_admin ("engine run --as-of %s", s_day) != 0)
+    if (th_admin (&s_server,
+                  "customer add acme --name 'Acme Ltd' --collector cora --timezone %s",
+                  s_open) != 0
+        || th_admin (&s_server,
+                     "customer add tky --name 'Tokyo KK' --collector cora --timezone %s",
+                     s_quiet) != 0
+        || th_admin (&s_server,
+                     "customer add lett --name 'Letter AB' --collector cora --sales-rep sam "
+                     "--timezone %s --address '1 Main Street, Springfield'", s_open) != 0
+        || th_admin (&s_server,
+                     "customer add zed --name 'Zed Inc' --collector mia --timezone %s",
+                     s_open) != 0
+        || th_admin (&s_server,
+                     "invoice issue A-1 --customer acme --amount 1000.00 --issued %s "
+                     "--due %s", s_date (-37), s_date (-7)) != 0
+        || th_admin (&s_server,
+                     "invoice issue T-1 --customer tky --amount 500.00 --issued %s "
+                     "--due %s", s_date (-37), s_date (-7)) != 0
+        || th_admin (&s_server,
+                     "invoice issue L-1 --customer lett --amount 800.00 --issued %s "
+                     "--due %s", s_date (-60), s_date (-30)) != 0
+        || th_admin (&s_server,
+                     "invoice issue L-2 --customer lett --amount 120.00 --issued %s "
+                     "--due %s", s_date (0), s_date (30)) != 0
+        || th_admin (&s_server,
+                     "invoice issue Z-1 --customer zed --amount 90.00 --issued %s "
+                     "--due %s", s_date (-37), s_date (-7)) != 0
+        || th_admin (&s_server, "engine run --as-of %s", s_day) != 0)
         return -1;
     return 0;
 }
@@ -251,7 +209,7 @@ test_once (void **state)
               s_quiet_hours < 0 ? '-' : '+', abs (s_quiet_hours));
     run_t run;
     s_run_as (s_cora_file, &run, "desk --once --at %s", at_text);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     char want [8192];
     snprintf (want, sizeof want, "recoup desk: worklist for %s, cora (collector): assigned "
               "to cora or to nobody: 9 items, 1 done, 2 blocked\n", s_day);
@@ -282,7 +240,7 @@ test_once (void **state)
 
     //  Another date: nothing was recorded for it.
     s_run_as (s_cora_file, &run, "desk --once --as-of %s", s_date (-1));
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     snprintf (want, sizeof want, "recoup desk: worklist for %s, cora (collector): assigned "
               "to cora or to nobody: 0 items, 0 done, 0 blocked\nnothing to do\n",
               s_date (-1));
@@ -296,30 +254,30 @@ test_scope (void **state)
     (void) state;
     run_t run;
     s_run_as (s_cora_file, &run, "desk --once --assignee mia");
-    expect_run (&run, 0, "assigned to mia: 1 item, 0 done, ");
+    th_expect_run (&run, 0, "assigned to mia: 1 item, 0 done, ");
     assert_non_null (strstr (run.out, s_row ("", "zed", "Zed Inc", "Z-1", "first_call")));
     assert_null (strstr (run.out, "acme"));
     s_run_as (s_cora_file, &run, "desk --once --all");
-    expect_run (&run, 0, "every item: 11 items, 1 done, ");
+    th_expect_run (&run, 0, "every item: 11 items, 1 done, ");
     assert_non_null (strstr (run.out, " sales_flag "));
     assert_non_null (strstr (run.out, " mia\n"));
     //  Sales may read the worklist (PROTOCOL.md 7.1): sam's and nobody's.
     s_run_as (s_sam_file, &run, "desk --once");
-    expect_run (&run, 0, "sam (sales): assigned to sam or to nobody: 6 items, 1 done, "
-                        "1 blocked\n");
+    th_expect_run (&run, 0, "sam (sales): assigned to sam or to nobody: 6 items, 1 done, "
+                           "1 blocked\n");
     assert_non_null (strstr (run.out, " sales_flag "));
     assert_null (strstr (run.out, " cora\n"));
     s_run_as (s_cora_file, &run, "desk --once --mine --all");
-    expect_run (&run, 2, "give one");
+    th_expect_run (&run, 2, "give one");
     s_run_as (s_cora_file, &run, "desk --once --as-of 2026-02-30");
-    expect_run (&run, 2, "--as-of 2026-02-30");
+    th_expect_run (&run, 2, "--as-of 2026-02-30");
     s_run_as (s_cora_file, &run, "desk --once --color");
-    expect_run (&run, 2, "unexpected argument '--color'");
+    th_expect_run (&run, 2, "unexpected argument '--color'");
     s_run_as (s_cora_file, &run, "--json desk --once");
-    expect_run (&run, 2, "worklist --json");
+    th_expect_run (&run, 2, "worklist --json");
     //  The server's own checks, in its words.
     s_run_as (s_cora_file, &run, "desk --once --at yesterday");
-    expect_run (&run, 1, "invalid argument (worklist.at)");
+    th_expect_run (&run, 1, "invalid argument (worklist.at)");
 }
 
 //  Who may not: an importer key (the server's refusal, exit 1); a pipe
@@ -330,20 +288,20 @@ test_refused (void **state)
     (void) state;
     run_t run;
     s_run_as (s_ivan_file, &run, "desk --once");
-    expect_run (&run, 1, "recoup: permission denied (worklist): ");
+    th_expect_run (&run, 1, "recoup: permission denied (worklist): ");
     assert_string_equal (run.out, "");
     s_run_as (s_ivan_file, &run, "desk");
-    expect_run (&run, 2, "desk is interactive");
+    th_expect_run (&run, 2, "desk is interactive");
     s_run_as (s_cora_file, &run, "desk");
-    expect_run (&run, 2, "desk is interactive and needs a terminal");
+    th_expect_run (&run, 2, "desk is interactive and needs a terminal");
     assert_string_equal (run.out, "");
     identity_t away = s_cora;
     snprintf (away.commands, sizeof away.commands, "tcp://127.0.0.1:9");
     snprintf (away.events, sizeof away.events, "tcp://127.0.0.1:9");
     char path [PATH_MAX + 32];
-    assert_int_equal (s_identity_file (&away, "away", path, sizeof path), 0);
+    assert_int_equal (th_identity_file (&s_server, &away, "away", path, sizeof path), 0);
     s_run_as (path, &run, "--timeout 1000 desk --once");
-    expect_run (&run, 3, "cannot reach the server");
+    th_expect_run (&run, 3, "cannot reach the server");
 }
 
 //  ---------------------------------------------------------------------
@@ -513,11 +471,12 @@ test_screen_contact (void **state)
                                             "first_call")));
     assert_non_null (strstr (screen, "done: contact phone out spoke at "));
     free (screen);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM contact_log l JOIN customers c "
-                                 "ON c.id = l.customer_id WHERE c.ref = 'acme' AND "
-                                 "l.channel = 'phone' AND l.direction = 'out' AND "
-                                 "l.outcome = 'spoke' AND l.note = 'will pay on Friday' "
-                                 "AND l.logged_by = 'cora' AND l.override_reason = ''"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM contact_log l JOIN customers c "
+                                  "ON c.id = l.customer_id WHERE c.ref = 'acme' AND "
+                                  "l.channel = 'phone' AND l.direction = 'out' AND "
+                                  "l.outcome = 'spoke' AND l.note = 'will pay on Friday' "
+                                  "AND l.logged_by = 'cora' AND l.override_reason = ''"), 1);
 }
 
 //  A call to a customer in quiet hours: refused with the rule and when
@@ -539,8 +498,9 @@ test_screen_quiet_hours (void **state)
         || !strstr (status, "contact is allowed from 08:00"))
         fail_msg ("status line: %s", status);
     free (screen);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM contact_log l JOIN customers c "
-                                 "ON c.id = l.customer_id WHERE c.ref = 'tky'"), 0);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM contact_log l JOIN customers c "
+                                  "ON c.id = l.customer_id WHERE c.ref = 'tky'"), 0);
     //  An empty reason is not sent.
     assert_int_equal (s_tmux ("send-keys Enter"), 0);
     free (screen_has ("override reason: type why the rule is overridden"));
@@ -574,10 +534,11 @@ test_screen_letter (void **state)
     char *screen = screen_has (" marked sent (contact 3)", "(letter, sent)",
                                "done: outbox message ");
     free (screen);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM outbox_deliveries d JOIN outbox o "
-                                 "ON o.id = d.outbox_id JOIN customers c ON c.id = "
-                                 "o.customer_id WHERE c.ref = 'lett' AND o.channel = 'letter' "
-                                 "AND d.status = 'sent' AND d.actor = 'cora'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM outbox_deliveries d JOIN outbox o "
+                                  "ON o.id = d.outbox_id JOIN customers c ON c.id = "
+                                  "o.customer_id WHERE c.ref = 'lett' AND o.channel = 'letter' "
+                                  "AND d.status = 'sent' AND d.actor = 'cora'"), 1);
     //  A letter posted is not a call: lett's call is still to do.
     screen = screen_has ("9 items, 4 done, 1 blocked");
     assert_non_null (strstr (screen, s_row ("", "lett", "Letter AB", "L-1", "second_call")));
@@ -605,7 +566,7 @@ test_screen_promise (void **state)
     assert_non_null (strstr (s_status_line (screen, status, sizeof status),
                              "amount: '12.345' is not an amount in USD"));
     free (screen);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM promises"), 0);
+    assert_int_equal (th_sql_int (&s_server, "SELECT count (*) FROM promises"), 0);
     //  The form is still there: the amount corrected.
     assert_int_equal (s_tmux ("send-keys Up BSpace BSpace BSpace BSpace BSpace BSpace"), 0);
     assert_int_equal (s_tmux ("send-keys -l 250.00"), 0);
@@ -614,9 +575,10 @@ test_screen_promise (void **state)
     snprintf (want, sizeof want, ": 250.00 USD by %s, pending (broken after ", s_date (10));
     screen = screen_has (want, "promise 1: 250.00 USD by ");
     free (screen);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM promises p JOIN customers c ON "
-                                 "c.id = p.customer_id WHERE c.ref = 'lett' AND "
-                                 "p.amount_minor = 25000 AND p.made_by = 'cora'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM promises p JOIN customers c ON "
+                                  "c.id = p.customer_id WHERE c.ref = 'lett' AND "
+                                  "p.amount_minor = 25000 AND p.made_by = 'cora'"), 1);
     //  A payment with too many decimals, the same.
     assert_int_equal (s_tmux ("send-keys $"), 0);
     free (screen_has ("post a payment from lett (USD)"));
@@ -627,7 +589,7 @@ test_screen_promise (void **state)
     free (screen_has ("amount: '1.001' is not an amount in USD"));
     assert_int_equal (s_tmux ("send-keys Escape"), 0);
     free (screen_lacks ("post a payment from lett"));
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM payments"), 0);
+    assert_int_equal (th_sql_int (&s_server, "SELECT count (*) FROM payments"), 0);
 }
 
 //  d, r, $: a dispute on the invoice picked, the reason, a payment on
@@ -648,9 +610,10 @@ test_screen_dispute_reason_payment (void **state)
     snprintf (want, sizeof want, "dispute 1 on L-2, open since %s: wrong size delivered "
               "(routed to sam)", s_day);
     free (screen_has ("dispute 1 opened on L-2, routed to sam", want));
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM disputes d JOIN invoices i ON "
-                                 "i.id = d.invoice_id WHERE i.number = 'L-2' AND "
-                                 "d.reason = 'wrong size delivered'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM disputes d JOIN invoices i ON "
+                                  "i.id = d.invoice_id WHERE i.number = 'L-2' AND "
+                                  "d.reason = 'wrong size delivered'"), 1);
     //  The reason: 'c' picks cannot_pay.
     assert_int_equal (s_tmux ("send-keys r"), 0);
     free (screen_has ("why lett does not pay", "< forgot >"));
@@ -669,9 +632,10 @@ test_screen_dispute_reason_payment (void **state)
     assert_int_equal (s_tmux ("send-keys Enter"), 0);
     free (screen_has ("payment BANK-7 of 100.00 USD posted, 0.00 USD unapplied",
                       "open 820.00 USD, past due 700.00 USD"));
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM payments p JOIN customers c ON "
-                                 "c.id = p.customer_id WHERE c.ref = 'lett' AND "
-                                 "p.reference = 'BANK-7' AND p.amount_minor = 10000"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM payments p JOIN customers c ON "
+                                  "c.id = p.customer_id WHERE c.ref = 'lett' AND "
+                                  "p.reference = 'BANK-7' AND p.amount_minor = 10000"), 1);
 }
 
 //  Changes made elsewhere show by themselves: the shown account (an
@@ -683,7 +647,7 @@ test_screen_live (void **state)
     s_need_tmux ();
     run_t run;
     s_run (&run, "account reason lett forgot --note 'lost the invoice'");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     free (screen_has ("reason: forgot (lost the invoice)",
                       "next action: "));
     char *id = th_sql (&s_server, "SELECT o.id FROM outbox o JOIN customers c ON "
@@ -691,7 +655,7 @@ test_screen_live (void **state)
     assert_non_null (id);
     s_run (&run, "outbox mark %s --sent", id);
     free (id);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     char *screen = screen_has ("9 items, 5 done, 1 blocked");
     assert_non_null (strstr (screen, s_row ("done", "zed", "Zed Inc", "Z-1",
                                             "past_due_notice")));

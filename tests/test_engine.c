@@ -27,30 +27,6 @@ static identity_t s_sales, s_collector, s_manager, s_importer;
 
 typedef th_run_t run_t;
 #define s_run(run, ...) th_run (&s_server, (run), NULL, __VA_ARGS__)
-#define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
-
-static void
-s_expect_run (const run_t *run, int want, const char *needle, const char *file,
-              int line)
-{
-    if (run->status != want
-        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
-        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
-                     needle ? " with " : "", needle ? needle : "", run->status,
-                     run->out, run->err);
-        _fail (file, line);
-    }
-}
-
-static long long
-s_sql_int (const char *sql)
-{
-    char *value = th_sql (&s_server, sql);
-    assert_non_null (value);
-    long long number = strtoll (value, NULL, 10);
-    free (value);
-    return number;
-}
 
 static int
 s_setup (void **state)
@@ -112,7 +88,7 @@ s_customer (const char *ref, const char *extra)
     run_t run;
     s_run (&run, "customer add %s --name 'Customer %s' --email %s@example.com "
                  "--sales-rep sam --collector cora %s", ref, ref, ref, extra);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
 }
 
 static void
@@ -121,7 +97,7 @@ s_invoice (const char *number, const char *ref, const char *issued, const char *
     run_t run;
     s_run (&run, "invoice issue %s --customer %s --amount 1200.00 --issued %s --due %s",
            number, ref, issued, due);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
 }
 
 //  A copy of the worklist JSON item of `customer` at `step` (caller
@@ -208,40 +184,46 @@ test_cadence (void **state)
         recoup__reply__free_unpacked (reply, NULL);
         if (d == 31) {
             //  A second run for the same date adds nothing, no event.
-            long long events = s_sql_int ("SELECT count (*) FROM events");
+            long long events = th_sql_int (&s_server, "SELECT count (*) FROM events");
             reply = s_engine (&s_manager, day);
             assert_int_equal (reply->engine_run->summary->dates, 0);
             assert_int_equal (reply->engine_run->n_actions, 0);
             assert_int_equal (reply->engine_run->seq, 0);
             recoup__reply__free_unpacked (reply, NULL);
-            assert_int_equal (s_sql_int ("SELECT count (*) FROM events"), events);
+            assert_int_equal (th_sql_int (&s_server,
+                                          "SELECT count (*) FROM events"), events);
         }
     }
     assert_int_equal (seen, n_want);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM events WHERE kind = 'action.due'"),
+    assert_int_equal (th_events (&s_server, "action.due"),
                       (long long) n_want);
     //  Seven messages: five emails, a letter and a certified letter, once each.
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM outbox"), 7);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM events WHERE kind = 'outbox.queued'"), 7);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags WHERE kind = 'late'"), 1);
+    assert_int_equal (th_sql_int (&s_server, "SELECT count (*) FROM outbox"), 7);
+    assert_int_equal (th_events (&s_server, "outbox.queued"), 7);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM flags WHERE kind = 'late'"), 1);
     //  The credit_hold step (day 60) placed the hold and cash-only itself,
     //  once, with the policy's reason, and flagged the rep.
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM account_state s JOIN customers c "
-                                 "ON c.id = s.customer_id WHERE c.ref = 'cad' AND s.on_hold "
-                                 "AND s.cash_only AND s.hold_reason = 'policy version 1, "
-                                 "step credit_hold: invoice C-1 unpaid 30 days after due'"),
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM account_state s JOIN customers c "
+                                  "ON c.id = s.customer_id WHERE c.ref = 'cad' AND s.on_hold "
+                                  "AND s.cash_only AND s.hold_reason = 'policy version 1, "
+                                  "step credit_hold: invoice C-1 unpaid 30 days after due'"),
                       1);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags f JOIN customers c "
-                                 "ON c.id = f.customer_id WHERE c.ref = 'cad' "
-                                 "AND f.kind = 'hold' AND f.subject = '2026-03-02'"), 1);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM engine_actions WHERE step = "
-                                 "'credit_hold' AND why = 'credit hold placed, cash only'"),
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM flags f JOIN customers c "
+                                  "ON c.id = f.customer_id WHERE c.ref = 'cad' "
+                                  "AND f.kind = 'hold' AND f.subject = '2026-03-02'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM engine_actions WHERE step = "
+                                  "'credit_hold' AND why = 'credit hold placed, cash only'"),
                       1);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM events WHERE kind = "
-                                 "'account.state_changed'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM events WHERE kind = "
+                                  "'account.state_changed'"), 1);
     run_t run;
     s_run (&run, "outbox list --customer cad");
-    expect_run (&run, 0, "Dear Customer cad,");
+    th_expect_run (&run, 0, "Dear Customer cad,");
     assert_non_null (strstr (run.out, "1200.00 USD"));
     assert_non_null (strstr (run.out, "Final demand"));
     assert_non_null (strstr (run.out, "C-1"));
@@ -285,7 +267,7 @@ test_catch_up (void **state)
     //  days missed would have made, only the later is left to make.
     run_t run;
     s_run (&run, "worklist --as-of 2026-08-26 --customer gap --json");
-    expect_run (&run, 0, "\"step\":\"second_call\"");
+    th_expect_run (&run, 0, "\"step\":\"second_call\"");
     assert_null (strstr (run.out, "\"step\":\"first_call\""));
     assert_non_null (strstr (run.out, "\"due\":\"2026-08-14\""));
     assert_non_null (strstr (run.out, "\"invoices\":[\"G-1\"]"));
@@ -293,9 +275,10 @@ test_catch_up (void **state)
                                       "\"assignee\":\"sam\""));
     assert_non_null (strstr (run.out, "\"step\":\"second_call\""));
     //  Nothing lost: every step up to the date is recorded for G-1.
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM engine_actions a JOIN invoices i "
-                                 "ON i.id = a.invoice_id WHERE i.number = 'G-1' "
-                                 "AND a.status = 'due'"), 7);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM engine_actions a JOIN invoices i "
+                                  "ON i.id = a.invoice_id WHERE i.number = 'G-1' "
+                                  "AND a.status = 'due'"), 7);
 }
 
 //  The worklist at a fixed instant: 17:00 UTC is 02:00 in Tokyo (quiet
@@ -314,12 +297,12 @@ test_worklist_rules (void **state)
     run_t run;
     s_run (&run, "contact log lat --channel phone --direction out --outcome spoke "
                  "--at 2026-09-05T18:00:00Z");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     Recoup__Reply *reply = s_engine (&s_collector, "2026-09-07");
     assert_non_null (s_find (reply->engine_run, "tky", "first_call"));
     recoup__reply__free_unpacked (reply, NULL);
     s_run (&run, "worklist --as-of 2026-09-07 --at 2026-09-07T17:00:00Z --json");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     char *t = s_item (run.out, "tky", "first_call");
     char *x = s_item (run.out, "lax", "first_call");
     char *l = s_item (run.out, "lat", "first_call");
@@ -336,12 +319,12 @@ test_worklist_rules (void **state)
     free (l);
     //  Without --at: 09:00 in each customer's zone, inside the hours.
     s_run (&run, "worklist --as-of 2026-09-07 --customer tky --json");
-    expect_run (&run, 0, "\"blocked_by\":null");
+    th_expect_run (&run, 0, "\"blocked_by\":null");
     //  Role and input checks.
     s_run (&run, "worklist --at yesterday");
-    expect_run (&run, 1, "worklist.at");
+    th_expect_run (&run, 1, "worklist.at");
     s_run (&run, "worklist --customer nobody");
-    expect_run (&run, 1, "no customer");
+    th_expect_run (&run, 1, "no customer");
     Recoup__WorklistRequest w = RECOUP__WORKLIST_REQUEST__INIT;
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_WORKLIST;
@@ -371,7 +354,7 @@ test_promise (void **state)
     recoup__reply__free_unpacked (reply, NULL);
     run_t run;
     s_run (&run, "promise add prom --amount 500.00 --by 2026-10-10 --made-on 2026-10-03");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     reply = s_engine (&s_collector, "2026-10-14");
     const Recoup__EngineAction *a = s_find (reply->engine_run, "prom", "first_call");
     assert_non_null (a);
@@ -412,7 +395,7 @@ test_dispute (void **state)
     recoup__reply__free_unpacked (reply, NULL);
     run_t run;
     s_run (&run, "dispute open D-1 --reason 'wrong quantity'");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_today ("2027-01-25");
     reply = s_engine (&s_collector, "");
     const Recoup__EngineAction *a = s_find (reply->engine_run, "disp", "second_call");
@@ -426,7 +409,7 @@ test_dispute (void **state)
     assert_non_null (id);
     s_run (&run, "dispute resolve %s --outcome customer_wrong", id);
     free (id);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_today ("2027-02-05");
     reply = s_engine (&s_collector, "");
     a = s_find (reply->engine_run, "disp", "direct_notice");
@@ -439,11 +422,11 @@ test_dispute (void **state)
     recoup__reply__free_unpacked (reply, NULL);
     //  No run ahead of the business date; bad dates.
     s_run (&run, "engine run --as-of 2027-02-06");
-    expect_run (&run, 1, "after the business date");
+    th_expect_run (&run, 1, "after the business date");
     s_run (&run, "engine run --as-of 2027-02-30");
-    expect_run (&run, 2, NULL);
+    th_expect_run (&run, 2, NULL);
     s_run (&run, "engine run");
-    expect_run (&run, 0, "nothing new");
+    th_expect_run (&run, 0, "nothing new");
 }
 
 //  Running the engine again for a date it has run picks up what arrived
@@ -468,13 +451,13 @@ test_rerun_same_date (void **state)
     }
     assert_true (found > 0);
     recoup__reply__free_unpacked (reply, NULL);
-    long long events = s_sql_int ("SELECT max (seq) FROM events");
+    long long events = th_sql_int (&s_server, "SELECT max (seq) FROM events");
     reply = s_engine (&s_collector, "2026-12-30");
     assert_int_equal (reply->engine_run->summary->dates, 0);
     assert_int_equal (reply->engine_run->n_actions, 0);
     assert_int_equal (reply->engine_run->seq, 0);
     recoup__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_sql_int ("SELECT max (seq) FROM events"), events);
+    assert_int_equal (th_sql_int (&s_server, "SELECT max (seq) FROM events"), events);
 }
 
 //  A discount taken after its window: the remainder stays open and the
@@ -486,20 +469,22 @@ test_discount_after_window (void **state)
     s_customer ("disc", "--terms '2/10 net 30'");
     run_t run;
     s_run (&run, "invoice issue DW-1 --customer disc --amount 1000.00 --issued 2026-09-01");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "payment post --customer disc --reference DW-P1 --amount 980.00 "
                  "--received 2026-09-20 --invoice DW-1");
-    expect_run (&run, 0, NULL);
-    assert_int_equal (s_sql_int ("SELECT recoup_invoice_balance (id) FROM invoices "
-                                 "WHERE number = 'DW-1'"), 2000);
+    th_expect_run (&run, 0, NULL);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT recoup_invoice_balance (id) FROM invoices "
+                                  "WHERE number = 'DW-1'"), 2000);
     Recoup__Reply *reply = s_engine (&s_collector, "2026-12-30");
     recoup__reply__free_unpacked (reply, NULL);
     reply = s_engine (&s_collector, "2026-12-30");
     recoup__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags f JOIN customers c "
-                                 "ON c.id = f.customer_id WHERE c.ref = 'disc' "
-                                 "AND f.kind = 'other' AND f.subject = 'DW-1' "
-                                 "AND f.text LIKE '%after the discount window%'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM flags f JOIN customers c "
+                                  "ON c.id = f.customer_id WHERE c.ref = 'disc' "
+                                  "AND f.kind = 'other' AND f.subject = 'DW-1' "
+                                  "AND f.text LIKE '%%after the discount window%%'"), 1);
 }
 
 //  recoupd runs the engine for the business date by itself at start-up.

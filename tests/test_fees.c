@@ -33,20 +33,6 @@ static int32_t s_base;              //  day 0 of the calendar
 
 typedef th_run_t run_t;
 #define s_run(run, ...) th_run (&s_server, (run), NULL, __VA_ARGS__)
-#define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
-
-static void
-s_expect_run (const run_t *run, int want, const char *needle, const char *file,
-              int line)
-{
-    if (run->status != want
-        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
-        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
-                     needle ? " with " : "", needle ? needle : "", run->status,
-                     run->out, run->err);
-        _fail (file, line);
-    }
-}
 
 //  Day `offset` of the calendar as YYYY-MM-DD (a rotating static buffer:
 //  up to 8 in one expression).
@@ -60,37 +46,23 @@ s_day (int offset)
     return buf;
 }
 
-static long long
-s_sql_int (const char *format, ...)
-{
-    char sql [1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (sql, sizeof sql, format, args);
-    va_end (args);
-    char *value = th_sql (&s_server, sql);
-    if (!value)
-        fail_msg ("no value for %s", sql);
-    long long number = strtoll (value, NULL, 10);
-    free (value);
-    return number;
-}
-
 //  The fees charged on an invoice: count, and their total in minor units.
 static long long
 s_fee_count (const char *invoice)
 {
-    return s_sql_int ("SELECT count(*) FROM entries e JOIN invoices i "
-                      "ON i.id = e.invoice_id WHERE i.number = '%s' AND e.kind = 'fee'",
-                      invoice);
+    return th_sql_int (&s_server,
+                       "SELECT count(*) FROM entries e JOIN invoices i "
+                       "ON i.id = e.invoice_id WHERE i.number = '%s' AND e.kind = 'fee'",
+                       invoice);
 }
 
 static long long
 s_fee_total (const char *invoice)
 {
-    return s_sql_int ("SELECT coalesce (sum (e.amount_minor), 0) FROM entries e "
-                      "JOIN invoices i ON i.id = e.invoice_id WHERE i.number = '%s' "
-                      "AND e.kind = 'fee'", invoice);
+    return th_sql_int (&s_server,
+                       "SELECT coalesce (sum (e.amount_minor), 0) FROM entries e "
+                       "JOIN invoices i ON i.id = e.invoice_id WHERE i.number = '%s' "
+                       "AND e.kind = 'fee'", invoice);
 }
 
 //  Loads the shipped default policy with its late_fee line replaced and
@@ -115,7 +87,7 @@ s_policy (const char *late_fee)
     free (text);
     run_t run;
     s_run (&run, "policy load fees.conf");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
 }
 
 //  Runs the engine as of day `offset`; the reply (caller frees).
@@ -165,7 +137,7 @@ s_customer (const char *ref, const char *extra)
     run_t run;
     s_run (&run, "customer add %s --name 'Customer %s' --email %s@example.com "
                  "--collector cora %s", ref, ref, ref, extra);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
 }
 
 static void
@@ -175,7 +147,7 @@ s_invoice (const char *number, const char *ref, int issued, int due,
     run_t run;
     s_run (&run, "invoice issue %s --customer %s --amount %s --issued %s --due %s",
            number, ref, amount, s_day (issued), s_day (due));
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
 }
 
 static int
@@ -211,17 +183,20 @@ test_customer_flag (void **state)
     run_t run;
     s_customer ("yes1", "--late-fees yes");
     s_run (&run, "customer show yes1");
-    expect_run (&run, 0, "late fees yes");
+    th_expect_run (&run, 0, "late fees yes");
     s_customer ("no1", "");
     s_run (&run, "--json customer update no1 --late-fees no");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_null (strstr (run.out, "\"late_fees\":true"));
     s_run (&run, "customer add bad1 --name Bad --late-fees maybe");
-    expect_run (&run, 2, "--late-fees: write yes or no, not 'maybe'");
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM customers WHERE ref = 'bad1'"), 0);
-    assert_int_equal (s_sql_int ("SELECT late_fees::int FROM customers WHERE ref = 'yes1'"),
+    th_expect_run (&run, 2, "--late-fees: write yes or no, not 'maybe'");
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM customers WHERE ref = 'bad1'"), 0);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT late_fees::int FROM customers WHERE ref = 'yes1'"),
                       1);
-    assert_int_equal (s_sql_int ("SELECT late_fees::int FROM customers WHERE ref = 'no1'"),
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT late_fees::int FROM customers WHERE ref = 'no1'"),
                       0);
 }
 
@@ -257,16 +232,18 @@ test_fees_once_only (void **state)
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_PROMISE_ADD);
     recoup__reply__free_unpacked (reply, NULL);
 
-    long long posted0 = s_sql_int ("SELECT count(*) FROM events "
-                                   "WHERE kind = 'entry.posted'");
+    long long posted0 = th_sql_int (&s_server,
+                                    "SELECT count(*) FROM events "
+                                    "WHERE kind = 'entry.posted'");
     char *whys = s_engine_days (0, 50, "yes1");
     //  past_due_notice on day 31, second_notice on day 44.
     assert_int_equal (s_fee_count ("F-1"), 2);
     assert_int_equal (s_fee_total ("F-1"), 5000);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM entries e JOIN invoices i "
-                                 "ON i.id = e.invoice_id WHERE i.number = 'F-1' "
-                                 "AND e.kind = 'fee' AND e.on_date IN ('%s', '%s')",
-                                 s_day (31), s_day (44)), 2);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM entries e JOIN invoices i "
+                                  "ON i.id = e.invoice_id WHERE i.number = 'F-1' "
+                                  "AND e.kind = 'fee' AND e.on_date IN ('%s', '%s')",
+                                  s_day (31), s_day (44)), 2);
     char want [160];
     snprintf (want, sizeof want, "%s past_due_notice due: late fee 25.00 USD charged "
               "on F-1", s_day (31));
@@ -279,31 +256,34 @@ test_fees_once_only (void **state)
     assert_int_equal (s_fee_total ("J-1"), 5000);
     assert_int_equal (s_fee_count ("E-1"), 0);
     assert_int_equal (s_fee_count ("P-1"), 0);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM engine_actions a JOIN invoices i "
-                                 "ON i.id = a.invoice_id WHERE i.number = 'E-1' AND "
-                                 "a.step = 'past_due_notice' AND a.why = 'late fee not "
-                                 "charged on E-1: the policy''s late fee has no amount "
-                                 "in EUR'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM engine_actions a JOIN invoices i "
+                                  "ON i.id = a.invoice_id WHERE i.number = 'E-1' AND "
+                                  "a.step = 'past_due_notice' AND a.why = 'late fee not "
+                                  "charged on E-1: the policy''s late fee has no amount "
+                                  "in EUR'"), 1);
     //  Each fee is an entry.posted event.
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM events WHERE kind = 'entry.posted'")
+    assert_int_equal (th_events (&s_server, "entry.posted")
                       - posted0, 4);
     //  The balance carries them, and the reminder says so.
     run_t run;
     s_run (&run, "--json account show yes1 --as-of %s", s_day (50));
-    expect_run (&run, 0, "\"balance_minor\":125000");
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM outbox o JOIN customers c "
-                                 "ON c.id = o.customer_id WHERE c.ref = 'yes1' AND "
-                                 "o.step = 'second_notice' AND o.body LIKE "
-                                 "'%%a late fee of 25.00 USD has been added to invoice "
-                                 "F-1%%' AND o.body LIKE '%%1250.00 USD%%'"), 1);
+    th_expect_run (&run, 0, "\"balance_minor\":125000");
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM outbox o JOIN customers c "
+                                  "ON c.id = o.customer_id WHERE c.ref = 'yes1' AND "
+                                  "o.step = 'second_notice' AND o.body LIKE "
+                                  "'%%a late fee of 25.00 USD has been added to invoice "
+                                  "F-1%%' AND o.body LIKE '%%1250.00 USD%%'"), 1);
     //  ... signed with the policy's [messages].
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM outbox o JOIN customers c "
-                                 "ON c.id = o.customer_id WHERE c.ref = 'yes1' AND "
-                                 "o.step = 'second_notice' AND o.subject = 'Fees Test "
-                                 "Ltd: Second notice: payment overdue' AND o.body LIKE "
-                                 "E'%%\\nHow to pay: Bankgiro 5050-1055, quoting the "
-                                 "invoice number\\n%%' AND o.body LIKE E'%%Yours "
-                                 "sincerely,\\nAccounts receivable\\nFees Test Ltd\\n'"),
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM outbox o JOIN customers c "
+                                  "ON c.id = o.customer_id WHERE c.ref = 'yes1' AND "
+                                  "o.step = 'second_notice' AND o.subject = 'Fees Test "
+                                  "Ltd: Second notice: payment overdue' AND o.body LIKE "
+                                  "E'%%\\nHow to pay: Bankgiro 5050-1055, quoting the "
+                                  "invoice number\\n%%' AND o.body LIKE E'%%Yours "
+                                  "sincerely,\\nAccounts receivable\\nFees Test Ltd\\n'"),
                       1);
 
     //  Again for the same date, and again: nothing more.
@@ -325,12 +305,12 @@ test_fees_once_only (void **state)
     assert_non_null (id);
     s_run (&run, "entry reverse %s --memo 'waived: first time late' --date %s", id,
            s_day (50));
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     free (id);
     reply = s_engine (50);
     recoup__reply__free_unpacked (reply, NULL);
     assert_int_equal (s_fee_count ("F-1"), 2);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM late_fees"), 4);
+    assert_int_equal (th_sql_int (&s_server, "SELECT count(*) FROM late_fees"), 4);
 }
 
 //  Catch-up after 20 days without a run charges the fee of a step that
@@ -349,18 +329,21 @@ test_fees_catch_up (void **state)
     recoup__reply__free_unpacked (reply, NULL);
     //  yes1's direct_notice fell on day 60, inside the gap.
     assert_int_equal (s_fee_count ("F-1"), 3);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM entries e JOIN invoices i "
-                                 "ON i.id = e.invoice_id WHERE i.number = 'F-1' "
-                                 "AND e.kind = 'fee' AND e.on_date = '%s'", s_day (60)), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM entries e JOIN invoices i "
+                                  "ON i.id = e.invoice_id WHERE i.number = 'F-1' "
+                                  "AND e.kind = 'fee' AND e.on_date = '%s'", s_day (60)), 1);
     //  late1: the two steps found late are recorded, without fees; its
     //  direct_notice fell on day 65, in the catch-up: charged.
     assert_int_equal (s_fee_count ("L-1"), 1);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM entries e JOIN invoices i "
-                                 "ON i.id = e.invoice_id WHERE i.number = 'L-1' "
-                                 "AND e.kind = 'fee' AND e.on_date = '%s'", s_day (65)), 1);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM engine_actions a JOIN invoices i "
-                                 "ON i.id = a.invoice_id WHERE i.number = 'L-1' AND "
-                                 "a.step IN ('past_due_notice', 'second_notice')"), 2);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM entries e JOIN invoices i "
+                                  "ON i.id = e.invoice_id WHERE i.number = 'L-1' "
+                                  "AND e.kind = 'fee' AND e.on_date = '%s'", s_day (65)), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM engine_actions a JOIN invoices i "
+                                  "ON i.id = a.invoice_id WHERE i.number = 'L-1' AND "
+                                  "a.step IN ('past_due_notice', 'second_notice')"), 2);
     //  prom1's promise (by day 70, grace 3) is still pending: no fee.
     assert_int_equal (s_fee_count ("P-1"), 0);
     reply = s_engine (70);
@@ -376,15 +359,18 @@ test_fees_rate (void **state)
     (void) state;
     //  A new policy changes every late account's stage: each one's
     //  account.changed follows the policy.loaded.
-    long long changed = s_sql_int ("SELECT count(*) FROM events "
-                                   "WHERE kind = 'account.changed'");
-    long long late = s_sql_int ("SELECT count(DISTINCT customer_id) FROM "
-                                "recoup_open_items ('%s') WHERE due < '%s'",
-                                s_day (200), s_day (200));
+    long long changed = th_sql_int (&s_server,
+                                    "SELECT count(*) FROM events "
+                                    "WHERE kind = 'account.changed'");
+    long long late = th_sql_int (&s_server,
+                                 "SELECT count(DISTINCT customer_id) FROM "
+                                 "recoup_open_items ('%s') WHERE due < '%s'",
+                                 s_day (200), s_day (200));
     assert_true (late >= 6);
     s_policy ("1.5% at second_notice");
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM events WHERE kind = "
-                                 "'account.changed'") - changed, late);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM events WHERE kind = "
+                                  "'account.changed'") - changed, late);
     s_customer ("rate1", "--late-fees yes");
     s_invoice ("R-1", "rate1", 71, 101, "1200.00");
     //  An invoice number with a quote and a backslash goes through the
@@ -394,7 +380,7 @@ test_fees_rate (void **state)
     run_t run;
     s_run (&run, "payment post --customer rate1 --reference PAY-R1 --amount 200.00 "
                  "--received %s", s_day (90));
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     char *whys = s_engine_days (71, 120, "rate1");
     //  second_notice on day 115: 1.5% of 1000.00.
     assert_int_equal (s_fee_count ("R-1"), 1);
@@ -402,15 +388,18 @@ test_fees_rate (void **state)
     if (!strstr (whys, "late fee 15.00 USD charged on R-1"))
         fail_msg ("no fee note in %s", whys);
     free (whys);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM outbox WHERE invoices = "
-                                 "ARRAY [E'Q\"1\\\\b'] AND step = 'past_due_notice'"), 1);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM engine_actions a JOIN invoices i "
-                                 "ON i.id = a.invoice_id WHERE i.number = E'Q\"1\\\\b'"),
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM outbox WHERE invoices = "
+                                  "ARRAY [E'Q\"1\\\\b'] AND step = 'past_due_notice'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM engine_actions a JOIN invoices i "
+                                  "ON i.id = a.invoice_id WHERE i.number = E'Q\"1\\\\b'"),
                       7);
     //  The new policy charges nothing at past_due_notice (day 102).
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM entries e JOIN invoices i "
-                                 "ON i.id = e.invoice_id WHERE i.number = 'R-1' "
-                                 "AND e.kind = 'fee' AND e.on_date = '%s'", s_day (102)),
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM entries e JOIN invoices i "
+                                  "ON i.id = e.invoice_id WHERE i.number = 'R-1' "
+                                  "AND e.kind = 'fee' AND e.on_date = '%s'", s_day (102)),
                       0);
     //  And nothing in the old fixed amount on any invoice since it
     //  changed: yes1's final_demand (day 75) was never a fee step.

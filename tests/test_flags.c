@@ -37,50 +37,14 @@ typedef th_run_t run_t;
 #define s_run(run, ...) th_run (&s_server, (run), NULL, __VA_ARGS__)
 #define s_run_as(who, run, ...) th_run (&s_server, (run), (who), __VA_ARGS__)
 
-#define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
-
-static void
-s_expect_run (const run_t *run, int want, const char *needle, const char *file,
-              int line)
-{
-    if (run->status != want
-        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
-        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
-                     needle ? " with " : "", needle ? needle : "", run->status,
-                     run->out, run->err);
-        _fail (file, line);
-    }
-}
-
-//  The first value of a query as a number.
-static long long
-s_sql_int (const char *format, ...)
-{
-    char sql [1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (sql, sizeof sql, format, args);
-    va_end (args);
-    char *value = th_sql (&s_server, sql);
-    assert_non_null (value);
-    long long number = strtoll (value, NULL, 10);
-    free (value);
-    return number;
-}
-
-static long long
-s_events (const char *kind)
-{
-    return s_sql_int ("SELECT count (*) FROM events WHERE kind = '%s'", kind);
-}
-
 //  The id of the flag of `kind` on customer `ref` (0: none).
 static long long
 s_flag_id (const char *ref, const char *kind)
 {
-    return s_sql_int ("SELECT coalesce (max (f.id), 0) FROM flags f JOIN customers c"
-                      " ON c.id = f.customer_id WHERE c.ref = '%s' AND f.kind = '%s'",
-                      ref, kind);
+    return th_sql_int (&s_server,
+                       "SELECT coalesce (max (f.id), 0) FROM flags f JOIN customers c"
+                       " ON c.id = f.customer_id WHERE c.ref = '%s' AND f.kind = '%s'",
+                       ref, kind);
 }
 
 //  A customer (rep `rep`, "" for none) with one invoice of `amount` due
@@ -92,18 +56,10 @@ s_customer (const char *ref, const char *rep, const char *number, const char *am
     run_t run;
     s_run (&run, "customer add %s --name %s%s%s", ref, ref, *rep ? " --sales-rep " : "",
            rep);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "invoice issue %s --customer %s --amount %s --issued 2026-01-01 "
                  "--due %s", number, ref, amount, due);
-    expect_run (&run, 0, NULL);
-}
-
-static int
-s_identity_file (const identity_t *who, const char *name, char *path, size_t len)
-{
-    snprintf (path, len, "%s/%s.identity", s_server.dir, name);
-    char err [256];
-    return identity_save (who, path, IDENTITY_FULL, 0, err, sizeof err);
+    th_expect_run (&run, 0, NULL);
 }
 
 static int
@@ -119,11 +75,13 @@ s_setup (void **state)
         || th_user_add (&s_server, "mia", RECOUP__ROLE__MANAGER, &s_mia) != 0
         || th_user_add (&s_server, "ivan", RECOUP__ROLE__IMPORTER, &s_ivan) != 0)
         return -1;
-    if (s_identity_file (&s_sam, "sam", s_sam_file, sizeof s_sam_file) != 0
-        || s_identity_file (&s_sue, "sue", s_sue_file, sizeof s_sue_file) != 0
-        || s_identity_file (&s_cora, "cora", s_cora_file, sizeof s_cora_file) != 0
-        || s_identity_file (&s_ivan, "ivan", s_ivan_file, sizeof s_ivan_file) != 0
-        || s_identity_file (&s_mia, "mia", s_mia_file, sizeof s_mia_file) != 0)
+    if (th_identity_file (&s_server, &s_sam, "sam", s_sam_file, sizeof s_sam_file) != 0
+        || th_identity_file (&s_server, &s_sue, "sue", s_sue_file, sizeof s_sue_file) != 0
+        || th_identity_file (&s_server,
+                             &s_cora, "cora", s_cora_file, sizeof s_cora_file) != 0
+        || th_identity_file (&s_server,
+                             &s_ivan, "ivan", s_ivan_file, sizeof s_ivan_file) != 0
+        || th_identity_file (&s_server, &s_mia, "mia", s_mia_file, sizeof s_mia_file) != 0)
         return -1;
     return 0;
 }
@@ -142,25 +100,27 @@ test_raise_dispute (void **state)
 {
     (void) state;
     run_t run;
-    long long raised = s_events ("flag.raised");
+    long long raised = th_events (&s_server, "flag.raised");
     s_customer ("disp-co", "sam", "FD-1", "100.00", "2026-02-01");
     s_run (&run, "dispute open FD-1 --reason 'goods damaged'");
-    expect_run (&run, 0, NULL);
-    assert_int_equal (s_events ("flag.raised"), raised + 1);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags f JOIN customers c ON"
-                                 " c.id = f.customer_id WHERE c.ref = 'disp-co' AND"
-                                 " f.kind = 'dispute' AND f.subject = 'FD-1' AND"
-                                 " f.rep = 'sam' AND f.raised_on = '" TODAY "' AND"
-                                 " f.text LIKE '%%goods damaged%%'"), 1);
+    th_expect_run (&run, 0, NULL);
+    assert_int_equal (th_events (&s_server, "flag.raised"), raised + 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM flags f JOIN customers c ON"
+                                  " c.id = f.customer_id WHERE c.ref = 'disp-co' AND"
+                                  " f.kind = 'dispute' AND f.subject = 'FD-1' AND"
+                                  " f.rep = 'sam' AND f.raised_on = '" TODAY "' AND"
+                                  " f.text LIKE '%%goods damaged%%'"), 1);
     //  Resolved and disputed again: the same flag, not a second one.
     s_run (&run, "dispute resolve %lld --outcome customer_wrong",
-           s_sql_int ("SELECT max (id) FROM disputes"));
-    expect_run (&run, 0, NULL);
+           th_sql_int (&s_server, "SELECT max (id) FROM disputes"));
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "dispute open FD-1 --reason 'still damaged'");
-    expect_run (&run, 0, NULL);
-    assert_int_equal (s_events ("flag.raised"), raised + 1);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags f JOIN customers c ON"
-                                 " c.id = f.customer_id WHERE c.ref = 'disp-co'"), 1);
+    th_expect_run (&run, 0, NULL);
+    assert_int_equal (th_events (&s_server, "flag.raised"), raised + 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM flags f JOIN customers c ON"
+                                  " c.id = f.customer_id WHERE c.ref = 'disp-co'"), 1);
 }
 
 //  A promise recorded broken and a plan recorded broken raise flags
@@ -171,26 +131,28 @@ test_raise_broken (void **state)
     (void) state;
     run_t run;
     s_customer ("prom-co", "sam", "FP-1", "200.00", "2026-01-20");
-    long long raised = s_events ("flag.raised");
+    long long raised = th_events (&s_server, "flag.raised");
     //  Made 1 Feb for 10 Feb: broken (3 grace days) long before today.
     s_run (&run, "promise add prom-co --amount 50.00 --by 2026-02-10 --made-on 2026-02-01");
-    expect_run (&run, 0, "broken");
-    long long promise = s_sql_int ("SELECT max (id) FROM promises");
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags WHERE kind = 'broken_promise'"
-                                 " AND subject = '%lld' AND rep = 'sam'", promise), 1);
+    th_expect_run (&run, 0, "broken");
+    long long promise = th_sql_int (&s_server, "SELECT max (id) FROM promises");
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM flags WHERE kind = 'broken_promise'"
+                                  " AND subject = '%lld' AND rep = 'sam'", promise), 1);
     //  Evaluation runs again with every write of accounts: no new flag.
     s_run (&run, "account reason prom-co avoiding");
-    expect_run (&run, 0, NULL);
-    assert_int_equal (s_events ("flag.raised"), raised + 1);
+    th_expect_run (&run, 0, NULL);
+    assert_int_equal (th_events (&s_server, "flag.raised"), raised + 1);
     s_customer ("plan-co", "sam", "FL-1", "300.00", "2026-01-10");
     s_run (&run, "plan add plan-co --start 2026-01-15 --instalment 2026-01-20=100.00 "
                  "--instalment 2026-03-20=200.00");
-    expect_run (&run, 0, "broken");
-    long long plan = s_sql_int ("SELECT max (id) FROM plans");
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags WHERE kind = 'broken_plan'"
-                                 " AND subject = '%lld' AND text LIKE '%%2026-01-20%%'",
-                                 plan), 1);
-    assert_int_equal (s_events ("flag.raised"), raised + 2);
+    th_expect_run (&run, 0, "broken");
+    long long plan = th_sql_int (&s_server, "SELECT max (id) FROM plans");
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM flags WHERE kind = 'broken_plan'"
+                                  " AND subject = '%lld' AND text LIKE '%%2026-01-20%%'",
+                                  plan), 1);
+    assert_int_equal (th_events (&s_server, "flag.raised"), raised + 2);
 }
 
 //  A hold raises a hold flag; a customer without a rep sends it to the
@@ -201,17 +163,18 @@ test_raise_hold (void **state)
     (void) state;
     run_t run;
     s_customer ("lead-co", "", "FH-1", "100.00", "2026-02-01");
-    long long raised = s_events ("flag.raised");
+    long long raised = th_events (&s_server, "flag.raised");
     s_run (&run, "hold place lead-co --reason 'over the limit'");
-    expect_run (&run, 0, NULL);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags WHERE kind = 'hold' AND"
-                                 " subject = '" TODAY "' AND rep IS NULL AND"
-                                 " text LIKE '%%over the limit%%'"), 1);
+    th_expect_run (&run, 0, NULL);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM flags WHERE kind = 'hold' AND"
+                                  " subject = '" TODAY "' AND rep IS NULL AND"
+                                  " text LIKE '%%over the limit%%'"), 1);
     s_run (&run, "hold lift lead-co --reason checked");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "hold place lead-co --reason 'again'");
-    expect_run (&run, 0, NULL);
-    assert_int_equal (s_events ("flag.raised"), raised + 1);
+    th_expect_run (&run, 0, NULL);
+    assert_int_equal (th_events (&s_server, "flag.raised"), raised + 1);
 }
 
 //  A rep sees their own flags, and may not ask for another's; managers
@@ -223,12 +186,13 @@ test_list (void **state)
     run_t run;
     s_customer ("sue-co", "sue", "FS-1", "100.00", "2026-02-01");
     s_run (&run, "dispute open FS-1 --reason wrong");
-    expect_run (&run, 0, NULL);
-    long long all = s_sql_int ("SELECT count (*) FROM flags");
-    long long sams = s_sql_int ("SELECT count (*) FROM flags WHERE rep = 'sam'");
+    th_expect_run (&run, 0, NULL);
+    long long all = th_sql_int (&s_server, "SELECT count (*) FROM flags");
+    long long sams = th_sql_int (&s_server,
+                                 "SELECT count (*) FROM flags WHERE rep = 'sam'");
     assert_true (sams >= 3);
     s_run_as (s_sam_file, &run, "--json flag list");
-    expect_run (&run, 0, "\"rep\":\"sam\"");
+    th_expect_run (&run, 0, "\"rep\":\"sam\"");
     assert_null (strstr (run.out, "\"rep\":\"sue\""));
     assert_null (strstr (run.out, "lead-co"));
     int lines = 0;
@@ -236,25 +200,25 @@ test_list (void **state)
         lines++;
     assert_int_equal (lines, sams);
     s_run_as (s_sam_file, &run, "flag list --rep sue");
-    expect_run (&run, 1, "permission denied");
+    th_expect_run (&run, 1, "permission denied");
     s_run_as (s_sam_file, &run, "flag list --rep sam");
-    expect_run (&run, 0, "disp-co FD-1");
+    th_expect_run (&run, 0, "disp-co FD-1");
     //  The manager: everything, or one rep's, or the lead's.
     s_run_as (s_mia_file, &run, "--json flag list");
-    expect_run (&run, 0, "\"rep\":\"sue\"");
+    th_expect_run (&run, 0, "\"rep\":\"sue\"");
     lines = 0;
     for (const char *p = run.out; (p = strchr (p, '\n')); p++)
         lines++;
     assert_int_equal (lines, all);
     s_run_as (s_mia_file, &run, "--json flag list --rep sue");
-    expect_run (&run, 0, "sue-co");
+    th_expect_run (&run, 0, "sue-co");
     assert_null (strstr (run.out, "\"rep\":\"sam\""));
     s_run_as (s_mia_file, &run, "flag list --rep -");
-    expect_run (&run, 0, "lead-co");
+    th_expect_run (&run, 0, "lead-co");
     assert_non_null (strstr (run.out, "for the collections lead"));
     assert_null (strstr (run.out, "disp-co"));
     s_run_as (s_cora_file, &run, "flag list --customer sue-co");
-    expect_run (&run, 0, "flag ");
+    th_expect_run (&run, 0, "flag ");
     assert_non_null (strstr (run.out, "sue-co FS-1 (sue-co)"));
     assert_non_null (strstr (run.out, "open 0 days"));
     assert_null (strstr (run.out, "disp-co"));
@@ -270,32 +234,32 @@ test_ack (void **state)
     long long id = s_flag_id ("disp-co", "dispute");
     long long lead = s_flag_id ("lead-co", "hold");
     assert_true (id > 0 && lead > 0);
-    long long acked = s_events ("flag.acknowledged");
+    long long acked = th_events (&s_server, "flag.acknowledged");
     s_run_as (s_sue_file, &run, "flag ack %lld", id);
-    expect_run (&run, 1, "permission denied");
+    th_expect_run (&run, 1, "permission denied");
     assert_non_null (strstr (run.err, "only that rep or a manager"));
     s_run_as (s_cora_file, &run, "flag ack %lld", id);
-    expect_run (&run, 1, "permission denied");
+    th_expect_run (&run, 1, "permission denied");
     s_run_as (s_sam_file, &run, "flag ack %lld", lead);
-    expect_run (&run, 1, "permission denied");
-    assert_int_equal (s_events ("flag.acknowledged"), acked);
+    th_expect_run (&run, 1, "permission denied");
+    assert_int_equal (th_events (&s_server, "flag.acknowledged"), acked);
     s_run_as (s_sam_file, &run, "flag ack %lld --note 'calling them today'", id);
-    expect_run (&run, 0, "acknowledged by sam");
+    th_expect_run (&run, 0, "acknowledged by sam");
     assert_non_null (strstr (run.out, "note by sam"));
     assert_non_null (strstr (run.out, "calling them today"));
-    assert_int_equal (s_events ("flag.acknowledged"), acked + 1);
+    assert_int_equal (th_events (&s_server, "flag.acknowledged"), acked + 1);
     s_run_as (s_sam_file, &run, "flag ack %lld", id);
-    expect_run (&run, 1, "conflict");
+    th_expect_run (&run, 1, "conflict");
     assert_non_null (strstr (run.err, "was acknowledged by sam"));
     s_run_as (s_mia_file, &run, "flag ack %lld", id);
-    expect_run (&run, 1, "conflict");
+    th_expect_run (&run, 1, "conflict");
     //  The lead's flag: a manager acknowledges it.
     s_run_as (s_mia_file, &run, "--json flag ack %lld", lead);
-    expect_run (&run, 0, "\"acknowledged_by\":\"mia\"");
-    assert_int_equal (s_events ("flag.acknowledged"), acked + 2);
+    th_expect_run (&run, 0, "\"acknowledged_by\":\"mia\"");
+    assert_int_equal (th_events (&s_server, "flag.acknowledged"), acked + 2);
     //  Not in the unacknowledged view any more; still in the full list.
     s_run_as (s_mia_file, &run, "--json flag list --unacknowledged");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     char needle [64];
     snprintf (needle, sizeof needle, "\"id\":\"%lld\"", id);
     char needle2 [64];
@@ -305,10 +269,10 @@ test_ack (void **state)
     assert_null (strstr (run.out, "lead-co"));
     assert_non_null (strstr (run.out, "sue-co"));
     s_run_as (s_mia_file, &run, "flag list");
-    expect_run (&run, 0, "acknowledged by mia");
+    th_expect_run (&run, 0, "acknowledged by mia");
     //  Not found, bad id.
     s_run_as (s_mia_file, &run, "flag ack 999999");
-    expect_run (&run, 1, "not found");
+    th_expect_run (&run, 1, "not found");
 }
 
 //  Notes: the rep, collectors and managers; sales only on their own.
@@ -318,32 +282,33 @@ test_notes (void **state)
     (void) state;
     run_t run;
     long long id = s_flag_id ("sue-co", "dispute");
-    long long noted = s_events ("flag.noted");
+    long long noted = th_events (&s_server, "flag.noted");
     s_run_as (s_sam_file, &run, "flag note %lld 'not mine'", id);
-    expect_run (&run, 1, "permission denied");
+    th_expect_run (&run, 1, "permission denied");
     s_run_as (s_cora_file, &run, "flag note %lld 'customer says the price is wrong'", id);
-    expect_run (&run, 0, "note by cora");
+    th_expect_run (&run, 0, "note by cora");
     s_run_as (s_sue_file, &run, "flag note %lld 'checking the contract'", id);
-    expect_run (&run, 0, "note by sue");
+    th_expect_run (&run, 0, "note by sue");
     s_run_as (s_mia_file, &run, "--json flag note %lld 'escalate if no answer'", id);
-    expect_run (&run, 0, "\"author\":\"mia\"");
-    assert_int_equal (s_events ("flag.noted"), noted + 3);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM flag_notes WHERE flag_id = %lld",
-                                 id), 3);
+    th_expect_run (&run, 0, "\"author\":\"mia\"");
+    assert_int_equal (th_events (&s_server, "flag.noted"), noted + 3);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM flag_notes WHERE flag_id = %lld",
+                                  id), 3);
     //  Oldest first, in the list too.
     s_run_as (s_sue_file, &run, "flag list");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     const char *a = strstr (run.out, "note by cora");
     const char *b = strstr (run.out, "note by sue");
     const char *c = strstr (run.out, "note by mia");
     assert_true (a && b && c && a < b && b < c);
     s_run_as (s_sue_file, &run, "flag note %lld ''", id);
-    expect_run (&run, 1, "text is required");
+    th_expect_run (&run, 1, "text is required");
     //  Notes are append-only in the database too (the harness reports
     //  the refusal).
     char *denied = th_sql (&s_server, "UPDATE flag_notes SET text = 'x'");
     assert_null (denied);
-    assert_int_equal (s_events ("flag.noted"), noted + 3);
+    assert_int_equal (th_events (&s_server, "flag.noted"), noted + 3);
 }
 
 //  account show --json lists the customer's open flags.
@@ -353,19 +318,19 @@ test_account_show (void **state)
     (void) state;
     run_t run;
     s_run (&run, "--json account show sue-co");
-    expect_run (&run, 0, "\"flags\":[{\"id\":");
+    th_expect_run (&run, 0, "\"flags\":[{\"id\":");
     assert_non_null (strstr (run.out, "\"kind\":\"dispute\",\"subject\":\"FS-1\","
                                       "\"text\":\"invoice FS-1 disputed: wrong\","
                                       "\"raised_on\":\"" TODAY "\",\"rep\":\"sue\","
                                       "\"acknowledged\":false}]"));
     //  Acknowledged flags are not open.
     s_run (&run, "--json account show disp-co");
-    expect_run (&run, 0, "\"flags\":[]");
+    th_expect_run (&run, 0, "\"flags\":[]");
     s_run (&run, "--json account show lead-co");
-    expect_run (&run, 0, "\"flags\":[]");
+    th_expect_run (&run, 0, "\"flags\":[]");
     s_customer ("quiet-co", "sam", "FQ-1", "10.00", "2026-04-01");
     s_run (&run, "--json account show quiet-co");
-    expect_run (&run, 0, "\"flags\":[]");
+    th_expect_run (&run, 0, "\"flags\":[]");
 }
 
 //  The importer may not see or touch flags; the client's usage errors.
@@ -376,25 +341,25 @@ test_roles_and_usage (void **state)
     run_t run;
     long long id = s_flag_id ("sue-co", "dispute");
     s_run_as (s_ivan_file, &run, "flag list");
-    expect_run (&run, 1, "permission denied");
+    th_expect_run (&run, 1, "permission denied");
     s_run_as (s_ivan_file, &run, "flag ack %lld", id);
-    expect_run (&run, 1, "permission denied");
+    th_expect_run (&run, 1, "permission denied");
     s_run_as (s_ivan_file, &run, "flag note %lld hello", id);
-    expect_run (&run, 1, "permission denied");
+    th_expect_run (&run, 1, "permission denied");
     s_run (&run, "flag");
-    expect_run (&run, 2, "usage: recoup flag list");
+    th_expect_run (&run, 2, "usage: recoup flag list");
     s_run (&run, "flag ack");
-    expect_run (&run, 2, "usage");
+    th_expect_run (&run, 2, "usage");
     s_run (&run, "flag ack abc");
-    expect_run (&run, 2, "is not a number");
+    th_expect_run (&run, 2, "is not a number");
     s_run (&run, "flag note %lld", id);
-    expect_run (&run, 2, "usage");
+    th_expect_run (&run, 2, "usage");
     s_run (&run, "flag list --rep");
-    expect_run (&run, 2, "--rep needs a value");
+    th_expect_run (&run, 2, "--rep needs a value");
     s_run (&run, "flag list --bogus");
-    expect_run (&run, 2, "unexpected argument");
+    th_expect_run (&run, 2, "unexpected argument");
     s_run (&run, "flag ack %lld --bogus", id);
-    expect_run (&run, 2, "usage");
+    th_expect_run (&run, 2, "usage");
 }
 
 //  Days later: the lead's view is oldest first with days open.
@@ -408,9 +373,9 @@ test_days_open (void **state)
     assert_int_equal (th_server_restart (&s_server), 0);
     s_customer ("late-co", "sue", "FX-1", "100.00", "2026-02-01");
     s_run (&run, "dispute open FX-1 --reason late");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_mia_file, &run, "flag list --unacknowledged");
-    expect_run (&run, 0, "unacknowledged flags as of 2026-03-05, oldest first");
+    th_expect_run (&run, 0, "unacknowledged flags as of 2026-03-05, oldest first");
     const char *old = strstr (run.out, "sue-co FS-1");
     const char *young = strstr (run.out, "late-co FX-1");
     assert_true (old && young && old < young);
@@ -418,7 +383,7 @@ test_days_open (void **state)
     assert_non_null (strstr (young, "open 0 days"));
     //  Acknowledged flags count their days to the acknowledgement.
     s_run_as (s_mia_file, &run, "--json flag list --customer disp-co");
-    expect_run (&run, 0, "\"acknowledged_by\":\"sam\"");
+    th_expect_run (&run, 0, "\"acknowledged_by\":\"sam\"");
     assert_null (strstr (run.out, "days_open\":4"));
 }
 

@@ -50,23 +50,13 @@ s_note (const identity_t *who, const char *request_id, const char *text)
 static long
 s_count_notes (const char *text)
 {
-    char sql [512];
-    snprintf (sql, sizeof sql, "SELECT count(*) FROM notes WHERE text = '%s'", text);
-    char *value = th_sql (&s_server, sql);
-    assert_non_null (value);
-    long count = atol (value);
-    free (value);
-    return count;
+    return th_sql_int (&s_server, "SELECT count(*) FROM notes WHERE text = '%s'", text);
 }
 
 static long
 s_count_events (void)
 {
-    char *value = th_sql (&s_server, "SELECT count(*) FROM events");
-    assert_non_null (value);
-    long count = atol (value);
-    free (value);
-    return count;
+    return th_sql_int (&s_server, "SELECT count(*) FROM events");
 }
 
 static void

@@ -553,16 +553,6 @@ test_roles (void **state)
     identity_wipe (&loader);
 }
 
-//  One request as the admin; the reply (caller frees).
-static Recoup__Reply *
-s_call (const identity_t *who, Recoup__Request *request)
-{
-    client_status_t status;
-    Recoup__Reply *reply = th_call (who, request, &status);
-    assert_non_null (reply);
-    return reply;
-}
-
 //  The protocol underneath: commits are idempotent per import, a closed
 //  import takes no more rows, columns must agree, and an import belongs
 //  to the user who began it.
@@ -577,7 +567,7 @@ test_protocol_begin_stage_commit (void **state)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_IMPORT_BEGIN;
     request.import_begin = &begin;
-    Recoup__Reply *reply = s_call (&s_server.admin, &request);
+    Recoup__Reply *reply = th_request (&s_server.admin, &request);
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_IMPORT_BEGIN);
     char id [64];
     snprintf (id, sizeof id, "%s", reply->import_begin->import_id);
@@ -605,13 +595,13 @@ test_protocol_begin_stage_commit (void **state)
     stage.amount_minor = amounts;
     request.command_case = RECOUP__REQUEST__COMMAND_IMPORT_STAGE;
     request.import_stage = &stage;
-    reply = s_call (&s_server.admin, &request);
+    reply = th_request (&s_server.admin, &request);
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
     assert_int_equal (reply->error->code, RECOUP__ERROR_CODE__INVALID_ARGUMENT);
     assert_string_equal (reply->error->field, "import_stage.number");
     recoup__reply__free_unpacked (reply, NULL);
     stage.n_number = 2;
-    reply = s_call (&s_server.admin, &request);
+    reply = th_request (&s_server.admin, &request);
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_IMPORT_STAGE);
     assert_int_equal (reply->import_stage->total_staged, 2);
     recoup__reply__free_unpacked (reply, NULL);
@@ -620,7 +610,7 @@ test_protocol_begin_stage_commit (void **state)
     identity_t other;
     assert_int_equal (th_user_add (&s_server, "other-loader", RECOUP__ROLE__IMPORTER,
                                    &other), 0);
-    reply = s_call (&other, &request);
+    reply = th_request (&other, &request);
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
     assert_int_equal (reply->error->code, RECOUP__ERROR_CODE__PERMISSION_DENIED);
     recoup__reply__free_unpacked (reply, NULL);
@@ -633,13 +623,13 @@ test_protocol_begin_stage_commit (void **state)
     request.command_case = RECOUP__REQUEST__COMMAND_IMPORT_COMMIT;
     request.import_commit = &commit;
     request.request_id = "";
-    reply = s_call (&s_server.admin, &request);
+    reply = th_request (&s_server.admin, &request);
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
     assert_int_equal (reply->error->code, RECOUP__ERROR_CODE__CONFLICT);
     assert_string_equal (reply->error->field, "import_commit.rows");
     recoup__reply__free_unpacked (reply, NULL);
     commit.rows = 2;
-    reply = s_call (&s_server.admin, &request);
+    reply = th_request (&s_server.admin, &request);
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_IMPORT_COMMIT);
     assert_true (reply->import_commit->summary->applied);
     assert_int_equal (reply->import_commit->summary->inserted, 2);
@@ -650,7 +640,7 @@ test_protocol_begin_stage_commit (void **state)
     //  Committing again (a new request id: the client lost the reply and
     //  restarted) gives the same summary and writes nothing.
     request.request_id = "";
-    reply = s_call (&s_server.admin, &request);
+    reply = th_request (&s_server.admin, &request);
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_IMPORT_COMMIT);
     assert_int_equal (reply->import_commit->summary->inserted, 2);
     assert_string_equal (reply->import_commit->summary->file_name, "proto.csv");
@@ -660,13 +650,13 @@ test_protocol_begin_stage_commit (void **state)
     //  A closed import takes no more rows.
     request.command_case = RECOUP__REQUEST__COMMAND_IMPORT_STAGE;
     request.import_stage = &stage;
-    reply = s_call (&s_server.admin, &request);
+    reply = th_request (&s_server.admin, &request);
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
     assert_int_equal (reply->error->code, RECOUP__ERROR_CODE__CONFLICT);
     recoup__reply__free_unpacked (reply, NULL);
     //  An id that is not one.
     stage.import_id = "not-an-import";
-    reply = s_call (&s_server.admin, &request);
+    reply = th_request (&s_server.admin, &request);
     assert_int_equal (reply->result_case, RECOUP__REPLY__RESULT_ERROR);
     assert_int_equal (reply->error->code, RECOUP__ERROR_CODE__INVALID_ARGUMENT);
     recoup__reply__free_unpacked (reply, NULL);

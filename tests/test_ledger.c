@@ -61,17 +61,6 @@ s_teardown (void **state)
 
 // ---------------------------------------------------------------- helpers
 
-//  Sends a request; fails the test when no reply comes.
-static Recoup__Reply *
-s_call (const identity_t *who, Recoup__Request *request)
-{
-    client_status_t status;
-    Recoup__Reply *reply = th_call (who, request, &status);
-    if (!reply)
-        fail_msg ("no reply (client status %d)", (int) status);
-    return reply;
-}
-
 //  Checks that reply is an error with `code` and (unless NULL) `field`,
 //  then frees it.
 #define expect_error(reply, code, field) \
@@ -127,7 +116,7 @@ s_create (const identity_t *who, Recoup__Customer *customer)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_CUSTOMER_CREATE;
     request.customer_create = &create;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 //  A customer with a ref, a name and (when not NULL) a currency and terms.
@@ -157,7 +146,7 @@ s_update (const identity_t *who, Recoup__Customer *customer, char **fields,
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_CUSTOMER_UPDATE;
     request.customer_update = &update;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 //  invoice_issue; "" (or NULL) fields take the server's defaults.
@@ -179,7 +168,7 @@ s_issue_as (const identity_t *who, const char *number, const char *customer,
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_INVOICE_ISSUE;
     request.invoice_issue = &issue;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -237,7 +226,7 @@ s_pay_as (const identity_t *who, const char *request_id, const char *customer,
         request.request_id = (char *) request_id;
     request.command_case = RECOUP__REQUEST__COMMAND_PAYMENT_POST;
     request.payment_post = &post;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -260,7 +249,7 @@ s_credit (const identity_t *who, const char *invoice, int64_t amount,
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_CREDIT_NOTE;
     request.credit_note = &note;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -274,7 +263,7 @@ s_reverse (const identity_t *who, uint64_t entry, const char *on_date,
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_ENTRY_REVERSE;
     request.entry_reverse = &reverse;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -286,32 +275,16 @@ s_show (const identity_t *who, const char *ref, const char *as_of)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_CUSTOMER_SHOW;
     request.customer_show = &show;
-    return s_call (who, &request);
-}
-
-//  A number from SQL (first column of the first row); fails on NULL.
-static int64_t
-s_sql_int (const char *format, ...)
-{
-    char sql [2048];
-    va_list ap;
-    va_start (ap, format);
-    vsnprintf (sql, sizeof sql, format, ap);
-    va_end (ap);
-    char *value = th_sql (&s_server, sql);
-    if (!value)
-        fail_msg ("SQL gave nothing: %s", sql);
-    int64_t number = strtoll (value, NULL, 10);
-    free (value);
-    return number;
+    return th_request (who, &request);
 }
 
 //  The balance of an invoice now, from the database.
 static int64_t
 s_balance (const char *number)
 {
-    return s_sql_int ("SELECT recoup_invoice_balance (id) FROM invoices "
-                      "WHERE number = '%s'", number);
+    return th_sql_int (&s_server,
+                       "SELECT recoup_invoice_balance (id) FROM invoices "
+                       "WHERE number = '%s'", number);
 }
 
 //  Unapplied cash of a customer in a currency, from customer_show.
@@ -375,8 +348,9 @@ test_customer_create_defaults_and_fields (void **state)
     assert_int_equal (got->credit_limit_minor, 5000000);
     recoup__reply__free_unpacked (reply, NULL);
     //  The terms are stored taken apart too.
-    assert_int_equal (s_sql_int ("SELECT terms_days * 1000000 + discount_bp * 1000"
-                                 " + discount_days FROM customers WHERE ref = 'nordic'"),
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT terms_days * 1000000 + discount_bp * 1000"
+                                  " + discount_days FROM customers WHERE ref = 'nordic'"),
                       30 * 1000000 + 200 * 1000 + 10);
     //  A manager may be the sales rep and the collector.
     Recoup__Customer lead = RECOUP__CUSTOMER__INIT;
@@ -452,10 +426,11 @@ test_customer_create_errors (void **state)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_CUSTOMER_CREATE;
     request.customer_create = &create;
-    expect_error (s_call (&s_server.admin, &request),
+    expect_error (th_request (&s_server.admin, &request),
                   RECOUP__ERROR_CODE__INVALID_ARGUMENT, "customer_create.customer");
     //  None of it left a trace.
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM customers WHERE ref = 'errors'"), 0);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM customers WHERE ref = 'errors'"), 0);
 }
 
 static void
@@ -488,8 +463,9 @@ test_customer_update (void **state)
     assert_string_equal (got->sales_rep, "");
     assert_string_equal (got->timezone, "UTC");
     recoup__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_sql_int ("SELECT terms_days * 1000 + discount_bp FROM customers "
-                                 "WHERE ref = 'upd'"), 45 * 1000 + 150);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT terms_days * 1000 + discount_bp FROM customers "
+                                  "WHERE ref = 'upd'"), 45 * 1000 + 150);
 
     char *unknown [] = { "email", "colour" };
     expect_error (s_update (&s_server.admin, &change, unknown, 2),
@@ -611,8 +587,9 @@ test_invoice_issue_errors (void **state)
     assert_non_null (strstr (reply->error->message, "already used"));
     assert_non_null (strstr (reply->error->message, "1.00 USD"));
     recoup__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM invoices i JOIN customers c "
-                                 "ON c.id = i.customer_id WHERE c.ref = 'inv-err'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM invoices i JOIN customers c "
+                                  "ON c.id = i.customer_id WHERE c.ref = 'inv-err'"), 1);
 }
 
 // ---------------------------------------------------------------- payments
@@ -637,9 +614,10 @@ test_payment_named_invoice (void **state)
     assert_string_equal (p->received, "2026-02-01");
     assert_string_equal (p->currency, "USD");
     //  The entry is the allocation, for the payment.
-    assert_int_equal (s_sql_int ("SELECT amount_minor FROM entries WHERE id = %" PRIu64
-                                 " AND kind = 'allocation'",
-                                 p->allocations [0]->entry_id), -20000);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT amount_minor FROM entries WHERE id = %" PRIu64
+                                  " AND kind = 'allocation'",
+                                  p->allocations [0]->entry_id), -20000);
     recoup__reply__free_unpacked (reply, NULL);
     assert_int_equal (s_balance ("N-1"), 10000);
     assert_int_equal (s_balance ("N-2"), 0);
@@ -802,7 +780,8 @@ test_payment_errors (void **state)
                             "XXX", NULL, 0),
                   RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                   "payment_post.payment.currency");
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM payments WHERE reference = 'REF-2'"), 0);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM payments WHERE reference = 'REF-2'"), 0);
     //  A payment in EUR goes to the EUR invoice only.
     reply = s_pay_as (&s_server.admin, NULL, "payer", "REF-EUR", NULL, 400, "EUR",
                       NULL, 0);
@@ -842,9 +821,11 @@ test_payment_retry_is_idempotent (void **state)
     assert_int_equal (first->payment_post->seq, again->payment_post->seq);
     recoup__reply__free_unpacked (first, NULL);
     recoup__reply__free_unpacked (again, NULL);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM payments WHERE reference = 'WIRE-9'"), 1);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM entries e JOIN payments p "
-                                 "ON p.id = e.payment_id WHERE p.reference = 'WIRE-9'"), 2);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM payments WHERE reference = 'WIRE-9'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM entries e JOIN payments p "
+                                  "ON p.id = e.payment_id WHERE p.reference = 'WIRE-9'"), 2);
     assert_int_equal (s_balance ("R-2"), 5000);
     //  The same id for another request is a client bug: CONFLICT.
     expect_error (s_pay_as (&s_collector, "ledger-retry-0001", "retry", "WIRE-10",
@@ -1019,7 +1000,8 @@ test_database_guarantees (void **state)
                                     "WHERE reference = 'G-PAY' RETURNING id"));
     assert_int_equal (s_balance ("G-1"), 900);
     assert_int_equal (s_balance ("G-2"), 100000);
-    assert_int_equal (s_sql_int ("SELECT min (recoup_invoice_balance (id)) FROM invoices"),
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT min (recoup_invoice_balance (id)) FROM invoices"),
                       0);
 }
 
@@ -1269,7 +1251,7 @@ test_account_changed_events (void **state)
     uint64_t before = sync_last_seq (sync);
     expect_error (s_credit (&s_collector, "EV-2", 1, NULL, NULL),
                   RECOUP__ERROR_CODE__CONFLICT, NULL);
-    uint64_t seq_now = (uint64_t) s_sql_int ("SELECT max (seq) FROM events");
+    uint64_t seq_now = (uint64_t) th_sql_int (&s_server, "SELECT max (seq) FROM events");
     assert_int_equal (seq_now, before);
     sync_destroy (&sync);
     s_accounts_free (&seen);
@@ -1335,13 +1317,15 @@ test_concurrent_payments (void **state)
     }
     //  30 payments of 7.00 = 210.00 against 10 invoices of 100.45 total
     //  = 100.45: everything paid, 109.55 unapplied.
-    assert_int_equal (s_sql_int ("SELECT sum (recoup_invoice_balance (i.id)) FROM invoices i "
-                                 "JOIN customers c ON c.id = i.customer_id "
-                                 "WHERE c.ref = 'concurrent'"), 0);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT sum (recoup_invoice_balance (i.id)) FROM invoices i "
+                                  "JOIN customers c ON c.id = i.customer_id "
+                                  "WHERE c.ref = 'concurrent'"), 0);
     assert_int_equal (s_unapplied ("concurrent", "USD"), 21000 - 10045);
-    assert_int_equal (s_sql_int ("SELECT -sum (e.amount_minor) FROM entries e "
-                                 "JOIN customers c ON c.id = e.customer_id "
-                                 "WHERE c.ref = 'concurrent'"), 10045);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT -sum (e.amount_minor) FROM entries e "
+                                  "JOIN customers c ON c.id = e.customer_id "
+                                  "WHERE c.ref = 'concurrent'"), 10045);
 }
 
 //  A late joiner's snapshot holds, for every customer, the account the
@@ -1359,7 +1343,7 @@ test_snapshot_accounts_match_events (void **state)
     assert_non_null (replay);
     sync_set_handlers (replay, NULL, s_on_event, &history);
     assert_int_equal (sync_start (replay, SYNC_FROM_SEQ, 0, err, sizeof err), 0);
-    uint64_t head = (uint64_t) s_sql_int ("SELECT max (seq) FROM events");
+    uint64_t head = (uint64_t) th_sql_int (&s_server, "SELECT max (seq) FROM events");
     s_sync_until (replay, head);
     sync_t *late = sync_new (th_ctx (), &s_sales, err, sizeof err);
     assert_non_null (late);
@@ -1368,7 +1352,7 @@ test_snapshot_accounts_match_events (void **state)
     assert_int_equal (sync_last_seq (late), head);
     //  Every customer is in the snapshot, and matches its last event.
     assert_int_equal ((int64_t) snapshot.count,
-                      s_sql_int ("SELECT count(*) FROM customers"));
+                      th_sql_int (&s_server, "SELECT count(*) FROM customers"));
     assert_true (snapshot.count > 10);
     for (size_t i = 0; i < snapshot.count; i++) {
         int k = s_accounts_find (&history, snapshot.ref [i]);
@@ -1392,21 +1376,6 @@ test_snapshot_accounts_match_events (void **state)
 typedef th_run_t run_t;
 #define s_run(run, ...) th_run (&s_server, (run), NULL, __VA_ARGS__)
 
-#define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
-
-static void
-s_expect_run (const run_t *run, int want, const char *needle, const char *file,
-              int line)
-{
-    if (run->status != want
-        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
-        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
-                     needle ? " with " : "", needle ? needle : "", run->status,
-                     run->out, run->err);
-        _fail (file, line);
-    }
-}
-
 static void
 test_client_commands (void **state)
 {
@@ -1414,88 +1383,89 @@ test_client_commands (void **state)
     run_t run;
     s_run (&run, "customer add kr-co --name 'Korea Co' --currency KRW "
                  "--terms 'net 45' --timezone Asia/Seoul --credit-limit 5000000");
-    expect_run (&run, 0, "created customer kr-co");
+    th_expect_run (&run, 0, "created customer kr-co");
     assert_non_null (strstr (run.out, "credit limit 5000000 KRW"));
     s_run (&run, "customer add us-co --name 'US Co' --credit-limit 1234.56 "
                  "--sales-rep sam --collector cora --email ap@us.example");
-    expect_run (&run, 0, "credit limit 1234.56 USD");
+    th_expect_run (&run, 0, "credit limit 1234.56 USD");
     //  Amounts in the customer's currency: KRW has no decimals.
     s_run (&run, "invoice issue KR-1 --customer kr-co --amount 150000 "
                  "--issued 2026-01-01");
-    expect_run (&run, 0, "150000 KRW");
+    th_expect_run (&run, 0, "150000 KRW");
     assert_non_null (strstr (run.out, "due 2026-02-15"));
     s_run (&run, "invoice issue KR-2 --customer kr-co --amount 1500.50");
-    expect_run (&run, 2, "KRW");
+    th_expect_run (&run, 2, "KRW");
     s_run (&run, "invoice issue US-1 --customer us-co --amount 12.345");
-    expect_run (&run, 2, "decimals");
+    th_expect_run (&run, 2, "decimals");
     s_run (&run, "invoice issue US-1 --customer us-co --amount 12,34");
-    expect_run (&run, 2, "--amount");
+    th_expect_run (&run, 2, "--amount");
     s_run (&run, "invoice issue US-1 --customer us-co --amount 10 --due 2026-02-30");
-    expect_run (&run, 2, "--due");
+    th_expect_run (&run, 2, "--due");
     s_run (&run, "invoice issue US-1 --customer us-co --amount 10 --currency usd");
-    expect_run (&run, 2, "--currency");
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM invoices WHERE number "
-                                 "IN ('KR-2', 'US-1')"), 0);
+    th_expect_run (&run, 2, "--currency");
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM invoices WHERE number "
+                                  "IN ('KR-2', 'US-1')"), 0);
     s_run (&run, "invoice issue US-1 --customer us-co --amount 1,000.00");
-    expect_run (&run, 2, "--amount");
+    th_expect_run (&run, 2, "--amount");
     s_run (&run, "invoice issue US-1 --customer us-co --amount 1000.00 "
                  "--issued 2026-01-10 --terms '2/10 net 30'");
-    expect_run (&run, 0, "1000.00 USD");
+    th_expect_run (&run, 0, "1000.00 USD");
     assert_non_null (strstr (run.out, "2.00% discount until 2026-01-20"));
     s_run (&run, "invoice issue US-2 --customer us-co --amount 500 --issued 2026-02-01");
-    expect_run (&run, 0, "issued invoice US-2");
+    th_expect_run (&run, 0, "issued invoice US-2");
     s_run (&run, "--json invoice issue US-3 --customer us-co --amount 0.99");
-    expect_run (&run, 0, "\"amount_minor\":99");
+    th_expect_run (&run, 0, "\"amount_minor\":99");
 
     //  A payment by name with an amount, and one more than the balance.
     s_run (&run, "payment post --customer us-co --reference WIRE-1 --amount 700 "
                  "--received 2026-02-15 --invoice US-2=200 --invoice US-1");
-    expect_run (&run, 0, "applied 200.00 USD to invoice US-2");
+    th_expect_run (&run, 0, "applied 200.00 USD to invoice US-2");
     assert_non_null (strstr (run.out, "applied 500.00 USD to invoice US-1"));
     assert_non_null (strstr (run.out, "unapplied 0.00 USD"));
     s_run (&run, "payment post --customer us-co --reference WIRE-2 --amount 400 "
                  "--invoice US-2=350");
-    expect_run (&run, 0, "applied 300.00 USD to invoice US-2");
+    th_expect_run (&run, 0, "applied 300.00 USD to invoice US-2");
     assert_non_null (strstr (run.err, "took 300.00 USD of the 350.00 USD asked"));
     assert_non_null (strstr (run.out, "unapplied 100.00 USD"));
     s_run (&run, "payment post --customer us-co --reference WIRE-3 --amount 1.001");
-    expect_run (&run, 2, "decimals");
+    th_expect_run (&run, 2, "decimals");
     s_run (&run, "payment post --customer us-co --reference WIRE-3 --amount 5 "
                  "--invoice =5");
-    expect_run (&run, 2, "--invoice");
+    th_expect_run (&run, 2, "--invoice");
     s_run (&run, "payment post --customer us-co --amount 5");
-    expect_run (&run, 2, "usage");
+    th_expect_run (&run, 2, "usage");
 
     s_run (&run, "invoice credit US-1 --amount 100 --memo 'price error' --date 2026-02-20");
-    expect_run (&run, 0, "credit note: entry");
+    th_expect_run (&run, 0, "credit note: entry");
     assert_non_null (strstr (run.out, "-100.00 USD on 2026-02-20"));
     s_run (&run, "entry reverse abc --memo x");
-    expect_run (&run, 2, "entry number");
+    th_expect_run (&run, 2, "entry number");
     s_run (&run, "entry reverse 5");
-    expect_run (&run, 2, "usage");
+    th_expect_run (&run, 2, "usage");
     char *entry = th_sql (&s_server, "SELECT e.id FROM entries e JOIN invoices i "
                                      "ON i.id = e.invoice_id WHERE i.number = 'US-2' "
                                      "AND e.kind = 'allocation' ORDER BY e.id LIMIT 1");
     assert_non_null (entry);
     s_run (&run, "entry reverse %s --memo 'bank recalled it'", entry);
     free (entry);
-    expect_run (&run, 0, "reversed: entry");
+    th_expect_run (&run, 0, "reversed: entry");
     assert_non_null (strstr (run.out, "+200.00 USD"));
 
     s_run (&run, "customer update us-co --phone '555 0199' --credit-limit 2000");
-    expect_run (&run, 0, "updated customer us-co");
+    th_expect_run (&run, 0, "updated customer us-co");
     assert_non_null (strstr (run.out, "credit limit 2000.00 USD"));
     assert_non_null (strstr (run.out, "phone 555 0199"));
     s_run (&run, "customer update us-co");
-    expect_run (&run, 2, "at least one option");
+    th_expect_run (&run, 2, "at least one option");
     s_run (&run, "customer update us-co --colour blue");
-    expect_run (&run, 2, "unknown option --colour");
+    th_expect_run (&run, 2, "unknown option --colour");
 
     //  The account: details, aging, open invoices with days late,
     //  payments, unapplied cash (here 200.00 back from the reversal +
     //  100.00 left of WIRE-2).
     s_run (&run, "customer show us-co");
-    expect_run (&run, 0, "us-co  US Co");
+    th_expect_run (&run, 0, "us-co  US Co");
     const char *needles [] = {
         "aging as of 2026-03-01", "open invoices", "US-1", "US-2", "US-3",
         "recent payments", "WIRE-1", "WIRE-2", "unapplied cash: 300.00 USD",
@@ -1505,18 +1475,18 @@ test_client_commands (void **state)
         if (!strstr (run.out, needles [i]))
             fail_msg ("customer show lacks '%s':\n%s", needles [i], run.out);
     s_run (&run, "customer show us-co --as-of 2026-01-31");
-    expect_run (&run, 0, "aging as of 2026-01-31");
+    th_expect_run (&run, 0, "aging as of 2026-01-31");
     assert_null (strstr (run.out, "WIRE-1"));
     s_run (&run, "customer show us-co --as-of yesterday");
-    expect_run (&run, 2, "--as-of");
+    th_expect_run (&run, 2, "--as-of");
     s_run (&run, "--json customer show kr-co");
-    expect_run (&run, 0, "\"open_invoices\":[{\"number\":\"KR-1\"");
+    th_expect_run (&run, 0, "\"open_invoices\":[{\"number\":\"KR-1\"");
 
     //  tail prints the ledger's events readably.
     char *head = th_sql (&s_server, "SELECT max (seq) - 3 FROM events");
     s_run (&run, "tail --from %s --count 4", head);
     free (head);
-    expect_run (&run, 0, "customer.updated by admin: us-co US Co (USD, net 30");
+    th_expect_run (&run, 0, "customer.updated by admin: us-co US Co (USD, net 30");
     assert_non_null (strstr (run.out, "account.changed by admin: us-co as of 2026-03-01: 3 open"));
     assert_non_null (strstr (run.out, "entry.posted by admin: entry"));
 }

@@ -418,57 +418,6 @@ static char s_smtp [64];                //  smtp://127.0.0.1:PORT
 
 typedef th_run_t run_t;
 #define s_run(run, ...) th_run (&s_server, (run), s_cora_id, __VA_ARGS__)
-#define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
-
-static void
-s_expect_run (const run_t *run, int want, const char *needle, const char *file,
-              int line)
-{
-    if (run->status != want
-        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
-        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
-                     needle ? " with " : "", needle ? needle : "", run->status,
-                     run->out, run->err);
-        _fail (file, line);
-    }
-}
-
-static int64_t
-s_sql_int (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int64_t
-s_sql_int (const char *format, ...)
-{
-    char sql [4096];
-    va_list ap;
-    va_start (ap, format);
-    vsnprintf (sql, sizeof sql, format, ap);
-    va_end (ap);
-    char *value = th_sql (&s_server, sql);
-    if (!value)
-        fail_msg ("SQL gave nothing: %s", sql);
-    int64_t number = strtoll (value, NULL, 10);
-    free (value);
-    return number;
-}
-
-//  SQL whose answer is text (caller frees); fails when there is none.
-static char *
-s_sql_text (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
-
-static char *
-s_sql_text (const char *format, ...)
-{
-    char sql [4096];
-    va_list ap;
-    va_start (ap, format);
-    vsnprintf (sql, sizeof sql, format, ap);
-    va_end (ap);
-    char *value = th_sql (&s_server, sql);
-    if (!value)
-        fail_msg ("SQL gave nothing: %s", sql);
-    return value;
-}
 
 //  The business date moved by `offset` days, "YYYY-MM-DD" (static).
 static const char *
@@ -513,7 +462,7 @@ s_customer (const char *ref, const char *zone, const char *extra)
     s_run (&run, "customer add %s --name 'Customer %s' --email %s@example.com "
                  "--timezone %s --sales-rep sam --collector cora %s", ref, ref, ref, zone,
            extra);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
 }
 
 static void
@@ -522,7 +471,7 @@ s_invoice (const char *number, const char *ref, int issued, int due)
     run_t run;
     s_run (&run, "invoice issue %s --customer %s --amount 1200.00 --issued %s --due %s",
            number, ref, s_day (issued), s_day (due));
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
 }
 
 //  Runs the engine as of business date + offset; the reply (caller frees).
@@ -557,8 +506,9 @@ s_action (const Recoup__Reply *reply, const char *customer, const char *step)
 static int64_t
 s_outbox_id (const char *customer, const char *step)
 {
-    return s_sql_int ("SELECT o.id FROM outbox o JOIN customers c ON c.id = o.customer_id "
-                      "WHERE c.ref = '%s' AND o.step = '%s'", customer, step);
+    return th_sql_int (&s_server,
+                       "SELECT o.id FROM outbox o JOIN customers c ON c.id = o.customer_id "
+                       "WHERE c.ref = '%s' AND o.step = '%s'", customer, step);
 }
 
 //  outbox_due as `who` at `at` ("" now); the reply (caller frees).
@@ -736,11 +686,12 @@ test_three_unanswered (void **state)
     //  The third goes out now, through the sender.
     run_t run;
     s_send (&run, "");
-    expect_run (&run, 0, "1 sent, 0 failed");
+    th_expect_run (&run, 0, "1 sent, 0 failed");
     assert_non_null (s_sink_find ("una@example.com"));
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM contact_log l JOIN customers c "
-                                 "ON c.id = l.customer_id WHERE c.ref = 'una' AND "
-                                 "l.direction = 'out' AND l.outcome = 'sent'"), 3);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM contact_log l JOIN customers c "
+                                  "ON c.id = l.customer_id WHERE c.ref = 'una' AND "
+                                  "l.direction = 'out' AND l.outcome = 'sent'"), 3);
     //  The engine, run again for today, finds the third unanswered email
     //  and raises the sales flag a week early, due today.
     reply = s_engine (0);
@@ -750,8 +701,9 @@ test_three_unanswered (void **state)
     assert_string_equal (flag->status, "due");
     assert_string_equal (flag->due, s_day (0));
     recoup__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM flags f JOIN customers c "
-                                 "ON c.id = f.customer_id WHERE c.ref = 'una'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM flags f JOIN customers c "
+                                  "ON c.id = f.customer_id WHERE c.ref = 'una'"), 1);
 }
 
 //  The engine's emails go out: the sink gets exactly them, header by
@@ -767,7 +719,7 @@ test_send (void **state)
     run_t run;
     s_run (&run, "customer add dots --name 'Åsa Öberg AB' --email dots@example.com "
                  "--timezone %s", s_noon);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_invoice ("S1-1", "s1", -3, 27);
     s_invoice ("S2-1", "s2", -3, 27);
     s_invoice ("DOT-1", "dots", -3, 27);
@@ -775,26 +727,27 @@ test_send (void **state)
     assert_non_null (s_action (reply, "s1", "confirm_receipt"));
     recoup__reply__free_unpacked (reply, NULL);
     //  A second message to dots, inserted as the engine would queue it.
-    char *dots_id = s_sql_text (
+    char *dots_id = th_sql_text (&s_server, 
         "INSERT INTO outbox (customer_id, step, channel, tone, invoices, recipient, "
         "subject, body, business_date, policy_version) SELECT id, 'confirm_receipt', "
         "'email', '', '{DOT-1}', 'dots@example.com', 'Påminnelse: faktura DOT-1 ✓', "
         "E'Hej,\\n.\\n.hidden line\\n..two dots\\n\\nend\\n', '%s', 1 "
         "FROM customers WHERE ref = 'dots' RETURNING id", s_day (0));
     int before = s_sink_count ();
-    int64_t deliveries = s_sql_int ("SELECT count (*) FROM outbox_deliveries");
+    int64_t deliveries = th_sql_int (&s_server, "SELECT count (*) FROM outbox_deliveries");
 
     //  A dry run says what would go (one per customer per answer) and
     //  sends and marks nothing.
     s_send (&run, "--dry-run");
-    expect_run (&run, 0, "would send");
+    th_expect_run (&run, 0, "would send");
     assert_non_null (strstr (run.out, "s1 <s1@example.com>"));
     assert_non_null (strstr (run.out, "3 emails would be sent"));
     assert_int_equal (s_sink_count (), before);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM outbox_deliveries"), deliveries);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM outbox_deliveries"), deliveries);
 
     s_send (&run, "--json");
-    expect_run (&run, 0, "\"sent\":4,\"failed\":0,\"unrecorded\":0");
+    th_expect_run (&run, 0, "\"sent\":4,\"failed\":0,\"unrecorded\":0");
     assert_int_equal (s_sink_count (), before + 4);
     assert_int_equal (s_sink_count_to ("s1@example.com"), 1);
     assert_int_equal (s_sink_count_to ("dots@example.com"), 2);
@@ -812,7 +765,8 @@ test_send (void **state)
     assert_string_equal (value, "\"Customer s1\" <s1@example.com>");
     free (value);
     value = s_header (m, "Subject");
-    char *subject = s_sql_text ("SELECT subject FROM outbox WHERE id = %" PRId64, s1_id);
+    char *subject = th_sql_text (&s_server,
+                                 "SELECT subject FROM outbox WHERE id = %" PRId64, s1_id);
     assert_string_equal (value, subject);
     free (value);
     free (subject);
@@ -836,27 +790,30 @@ test_send (void **state)
     assert_int_equal (strlen (message_id), strlen (prefix) + 16 + strlen ("@example.com>"));
     assert_string_equal (message_id + strlen (prefix) + 16, "@example.com>");
     //  The body as rendered, with CRLF line ends.
-    char *body = s_sql_text ("SELECT replace (body, E'\\n', E'\\r\\n') FROM outbox "
-                             "WHERE id = %" PRId64, s1_id);
+    char *body = th_sql_text (&s_server,
+                              "SELECT replace (body, E'\\n', E'\\r\\n') FROM outbox "
+                              "WHERE id = %" PRId64, s1_id);
     assert_string_equal (s_body (m), body);
     free (body);
     //  Recorded: the delivery with the Message-ID, the contact in the log.
-    char *stored = s_sql_text ("SELECT message_id || ' ' || actor FROM outbox_deliveries "
-                               "WHERE outbox_id = %" PRId64 " AND status = 'sent'", s1_id);
+    char *stored = th_sql_text (&s_server,
+                                "SELECT message_id || ' ' || actor FROM outbox_deliveries "
+                                "WHERE outbox_id = %" PRId64 " AND status = 'sent'", s1_id);
     char want [400];
     snprintf (want, sizeof want, "%s cora", message_id);
     assert_string_equal (stored, want);
     free (stored);
     free (message_id);
-    char *contact = s_sql_text (
+    char *contact = th_sql_text (&s_server, 
         "SELECT l.channel || ' ' || l.direction || ' ' || l.outcome || ' ' || l.logged_by "
         "|| ' ' || l.note FROM contact_log l JOIN outbox_deliveries d ON d.contact_id = l.id "
         "WHERE d.outbox_id = %" PRId64, s1_id);
     snprintf (want, sizeof want, "email out sent cora outbox %" PRId64 ": ", s1_id);
     assert_memory_equal (contact, want, strlen (want));
     free (contact);
-    assert_true (s_sql_int ("SELECT count (*) FROM events WHERE kind = 'outbox.sent'") >= 4);
-    assert_true (s_sql_int ("SELECT count (*) FROM events e WHERE kind = 'contact.logged'")
+    assert_true (th_events (&s_server, "outbox.sent") >= 4);
+    assert_true (th_sql_int (&s_server,
+                             "SELECT count (*) FROM events e WHERE kind = 'contact.logged'")
                  >= 4);
 
     //  Our own message: the subject as encoded-words, the dots kept.
@@ -880,13 +837,13 @@ test_send (void **state)
 
     //  The list shows it sent; a second run finds nothing to send.
     s_run (&run, "outbox list --customer s1 --status sent");
-    expect_run (&run, 0, "Status: sent ");
+    th_expect_run (&run, 0, "Status: sent ");
     assert_non_null (strstr (run.out, "by cora, Message-ID <recoup."));
     s_run (&run, "outbox list --customer s1 --status queued");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_string_equal (run.out, "");
     s_send (&run, "");
-    expect_run (&run, 0, "no email is due");
+    th_expect_run (&run, 0, "no email is due");
     assert_int_equal (s_sink_count (), before + 4);
 }
 
@@ -916,11 +873,12 @@ test_quiet_hours (void **state)
     int before = s_sink_count_to ("nite@example.com");
     run_t run;
     s_send (&run, "");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_int_equal (s_sink_count_to ("nite@example.com"), before);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM outbox_deliveries d JOIN outbox o "
-                                 "ON o.id = d.outbox_id JOIN customers c ON c.id = "
-                                 "o.customer_id WHERE c.ref = 'nite'"), 0);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM outbox_deliveries d JOIN outbox o "
+                                  "ON o.id = d.outbox_id JOIN customers c ON c.id = "
+                                  "o.customer_id WHERE c.ref = 'nite'"), 0);
 
     //  A message marked sent when quiet hours have begun (a sender slowed
     //  by its mail server, a letter marked late) went out all the same:
@@ -929,15 +887,17 @@ test_quiet_hours (void **state)
     s_invoice ("NITE2-1", "nite2", -3, 27);
     recoup__reply__free_unpacked (s_engine (0), NULL);
     s_run (&run, "outbox mark %" PRId64 " --sent", s_outbox_id ("nite2", "confirm_receipt"));
-    expect_run (&run, 0, NULL);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM contact_log l JOIN customers c "
-                                 "ON c.id = l.customer_id WHERE c.ref = 'nite2' AND "
-                                 "l.outcome = 'sent' AND l.rule_overridden LIKE "
-                                 "'%%quiet_hours%%' AND l.override_reason LIKE "
-                                 "'already sent when recorded%%'"), 1);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM outbox_deliveries d JOIN outbox o "
-                                 "ON o.id = d.outbox_id JOIN customers c ON c.id = "
-                                 "o.customer_id WHERE c.ref = 'nite2' AND d.status = 'sent'"),
+    th_expect_run (&run, 0, NULL);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM contact_log l JOIN customers c "
+                                  "ON c.id = l.customer_id WHERE c.ref = 'nite2' AND "
+                                  "l.outcome = 'sent' AND l.rule_overridden LIKE "
+                                  "'%%quiet_hours%%' AND l.override_reason LIKE "
+                                  "'already sent when recorded%%'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM outbox_deliveries d JOIN outbox o "
+                                  "ON o.id = d.outbox_id JOIN customers c ON c.id = "
+                                  "o.customer_id WHERE c.ref = 'nite2' AND d.status = 'sent'"),
                       1);
 }
 
@@ -955,11 +915,11 @@ test_cease_and_opt_out (void **state)
     s_invoice ("PHO-1", "phoneout", -3, 27);
     run_t run;
     s_run (&run, "contact prefs cease --cease-contact yes");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "contact prefs optout --opt-out email");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "contact prefs phoneout --opt-out phone");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     recoup__reply__free_unpacked (s_engine (0), NULL);
     char at [64];
     snprintf (at, sizeof at, "%sT13:00:00%+03d:00", s_day (0), s_noon_offset);
@@ -967,7 +927,7 @@ test_cease_and_opt_out (void **state)
     assert_false (s_due_now (at, "optout"));
     assert_true (s_due_now (at, "phoneout"));       //  only phone opted out
     s_send (&run, "");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_null (s_sink_find ("cease@example.com"));
     assert_null (s_sink_find ("optout@example.com"));
     assert_non_null (s_sink_find ("phoneout@example.com"));
@@ -991,12 +951,13 @@ test_not_offered (void **state)
     char *sql = NULL;
     for (int age = 8; age >= 7; age--) {
         free (sql);
-        sql = s_sql_text ("INSERT INTO outbox (customer_id, step, channel, invoices, "
-                          "recipient, subject, body, business_date, policy_version) "
-                          "SELECT id, 'friendly_reminder', 'email', '{STALE-1}', "
-                          "'stale@example.com', 'Reminder %d', E'Hello\n', '%s', 1 "
-                          "FROM customers WHERE ref = 'stale' RETURNING id", age,
-                          s_day (-age));
+        sql = th_sql_text (&s_server,
+                           "INSERT INTO outbox (customer_id, step, channel, invoices, "
+                           "recipient, subject, body, business_date, policy_version) "
+                           "SELECT id, 'friendly_reminder', 'email', '{STALE-1}', "
+                           "'stale@example.com', 'Reminder %d', E'Hello\n', '%s', 1 "
+                           "FROM customers WHERE ref = 'stale' RETURNING id", age,
+                           s_day (-age));
     }
     Recoup__Reply *reply = s_due (&s_collector, "", 1000);
     int offered = 0;
@@ -1016,13 +977,13 @@ test_not_offered (void **state)
     run_t run;
     s_run (&run, "payment post --customer paid --reference PAID-P1 --amount 1200.00 "
                  "--invoice PAID-1");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_false (s_due_now ("", "paid"));
     s_send (&run, "");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_null (s_sink_find ("paid@example.com"));
     s_run (&run, "outbox list --customer paid --status queued");
-    expect_run (&run, 0, "Status: queued");
+    th_expect_run (&run, 0, "Status: queued");
 
     //  A dispute opened after the message was queued holds it back, as
     //  it pauses the dunning; resolved, the message may go again.
@@ -1031,14 +992,15 @@ test_not_offered (void **state)
     recoup__reply__free_unpacked (s_engine (0), NULL);
     assert_true (s_due_now ("", "disp"));
     s_run (&run, "dispute open DISP-1 --reason 'wrong quantity'");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_false (s_due_now ("", "disp"));
     s_send (&run, "");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_null (s_sink_find ("disp@example.com"));
-    char *dispute = s_sql_text ("SELECT id FROM disputes ORDER BY id DESC LIMIT 1");
+    char *dispute = th_sql_text (&s_server,
+                                 "SELECT id FROM disputes ORDER BY id DESC LIMIT 1");
     s_run (&run, "dispute resolve %s --outcome customer_wrong", dispute);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     free (dispute);
     assert_true (s_due_now ("", "disp"));
 
@@ -1048,12 +1010,13 @@ test_not_offered (void **state)
     s_invoice ("DISP2-A", "disp2", -3, 27);
     s_invoice ("DISP2-B", "disp2", -3, 27);
     recoup__reply__free_unpacked (s_engine (0), NULL);
-    assert_int_equal (s_sql_int ("SELECT cardinality (o.invoices) FROM outbox o JOIN "
-                                 "customers c ON c.id = o.customer_id WHERE c.ref = 'disp2'"),
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT cardinality (o.invoices) FROM outbox o JOIN "
+                                  "customers c ON c.id = o.customer_id WHERE c.ref = 'disp2'"),
                       2);
     assert_true (s_due_now ("", "disp2"));
     s_run (&run, "dispute open DISP2-B --reason 'not ordered'");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_false (s_due_now ("", "disp2"));
 }
 
@@ -1072,20 +1035,22 @@ test_smtp_failure (void **state)
     run_t run;
     s_send (&run, "");
     s_sink_reject ("");
-    expect_run (&run, 1, "failed");
+    th_expect_run (&run, 1, "failed");
     assert_non_null (strstr (run.out, "550"));
     assert_non_null (strstr (run.out, "tried again from"));
-    char *error = s_sql_text ("SELECT error FROM outbox_deliveries WHERE outbox_id = %"
-                              PRId64 " AND status = 'failed'", id);
+    char *error = th_sql_text (&s_server,
+                               "SELECT error FROM outbox_deliveries WHERE outbox_id = %"
+                               PRId64 " AND status = 'failed'", id);
     assert_non_null (strstr (error, "RCPT failed: 550"));
     assert_non_null (strstr (error, "the server said: 550 5.1.1 <bad@example.com>: "
                                     "no such user here"));
     free (error);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM contact_log l JOIN customers c ON "
-                                 "c.id = l.customer_id WHERE c.ref = 'bad'"), 0);
-    assert_true (s_sql_int ("SELECT count (*) FROM events WHERE kind = 'outbox.failed'") >= 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM contact_log l JOIN customers c ON "
+                                  "c.id = l.customer_id WHERE c.ref = 'bad'"), 0);
+    assert_true (th_events (&s_server, "outbox.failed") >= 1);
     s_run (&run, "outbox list --customer bad --status failed");
-    expect_run (&run, 0, "Status: failed, 1 attempt, the last at");
+    th_expect_run (&run, 0, "Status: failed, 1 attempt, the last at");
     //  Backoff: not offered now nor in 14 minutes; in 16 it is.
     assert_false (s_due_now ("", "bad"));
     assert_false (s_due_now (s_instant (14 * 60), "bad"));
@@ -1093,16 +1058,16 @@ test_smtp_failure (void **state)
     //  Five more failures (a person records them): no more attempts.
     for (int i = 2; i <= 6; i++) {
         s_run (&run, "outbox mark %" PRId64 " --failed --error 'mailbox full (%d)'", id, i);
-        expect_run (&run, 0, "failed (");
+        th_expect_run (&run, 0, "failed (");
     }
     assert_non_null (strstr (run.out, "6 attempts"));
     assert_null (strstr (run.out, "tried again"));
     assert_false (s_due_now (s_instant (86400), "bad"));
     s_run (&run, "outbox show %" PRId64, id);
-    expect_run (&run, 0, "no more automatic attempts");
+    th_expect_run (&run, 0, "no more automatic attempts");
     //  A person sent it by hand after all.
     s_run (&run, "outbox mark %" PRId64 " --sent", id);
-    expect_run (&run, 0, "logged (email to bad)");
+    th_expect_run (&run, 0, "logged (email to bad)");
 
     //  Refused after the data (a spam filter): the message's failure too;
     //  the connection goes on serving the next message.
@@ -1114,12 +1079,13 @@ test_smtp_failure (void **state)
     s_sink_reject_data ("spam@example.com");
     s_send (&run, "");
     s_sink_reject_data ("");
-    expect_run (&run, 1, "1 sent, 1 failed");
+    th_expect_run (&run, 1, "1 sent, 1 failed");
     assert_null (s_sink_find ("spam@example.com"));
     assert_non_null (s_sink_find ("fine@example.com"));
-    error = s_sql_text ("SELECT d.error FROM outbox_deliveries d JOIN outbox o ON o.id = "
-                        "d.outbox_id JOIN customers c ON c.id = o.customer_id WHERE "
-                        "c.ref = 'spam'");
+    error = th_sql_text (&s_server,
+                         "SELECT d.error FROM outbox_deliveries d JOIN outbox o ON o.id = "
+                         "d.outbox_id JOIN customers c ON c.id = o.customer_id WHERE "
+                         "c.ref = 'spam'");
     assert_non_null (strstr (error, "554 5.7.1 message refused"));
     free (error);
 }
@@ -1176,21 +1142,21 @@ test_mark_errors (void **state)
     run_t run;
     th_run (&s_server, &run, s_sam_id, "outbox send --smtp %s --from ar@example.com",
             s_smtp);
-    expect_run (&run, 1, "permission denied");
+    th_expect_run (&run, 1, "permission denied");
     s_run (&run, "outbox mark 999999 --sent");
-    expect_run (&run, 1, "no message 999999");
+    th_expect_run (&run, 1, "no message 999999");
     s_run (&run, "outbox mark %" PRId64 " --failed", queued_id);
-    expect_run (&run, 2, "--error");
+    th_expect_run (&run, 2, "--error");
     s_run (&run, "outbox mark %" PRId64 " --sent --failed", queued_id);
-    expect_run (&run, 2, NULL);
+    th_expect_run (&run, 2, NULL);
     s_run (&run, "outbox list --status bounced");
-    expect_run (&run, 1, "outbox_list.status");
+    th_expect_run (&run, 1, "outbox_list.status");
     s_run (&run, "outbox show 999999");
-    expect_run (&run, 1, "no message 999999");
+    th_expect_run (&run, 1, "no message 999999");
     s_run (&run, "outbox send --smtp http://127.0.0.1:1 --from ar@example.com");
-    expect_run (&run, 2, "smtp://");
+    th_expect_run (&run, 2, "smtp://");
     s_run (&run, "outbox send --smtp %s --from 'not an address'", s_smtp);
-    expect_run (&run, 2, "not an email address");
+    th_expect_run (&run, 2, "not an email address");
 }
 
 //  The desk prints a letter with its address block and marks it sent:
@@ -1211,8 +1177,9 @@ test_letter (void **state)
     recoup__reply__free_unpacked (due, NULL);
     run_t run;
     s_run (&run, "outbox show %" PRId64, id);
-    expect_run (&run, 0, NULL);
-    char *subject = s_sql_text ("SELECT subject FROM outbox WHERE id = %" PRId64, id);
+    th_expect_run (&run, 0, NULL);
+    char *subject = th_sql_text (&s_server,
+                                 "SELECT subject FROM outbox WHERE id = %" PRId64, id);
     char head [600];
     snprintf (head, sizeof head, "Customer let\n1 Main Street, Springfield\n\n%s\n\n%s\n\n"
               "Dear Customer let,\n", s_day (0), subject);
@@ -1221,13 +1188,14 @@ test_letter (void **state)
     assert_non_null (strstr (run.err, "Status: queued"));
     assert_non_null (strstr (run.err, "recoup outbox mark"));
     s_run (&run, "outbox mark %" PRId64 " --sent", id);
-    expect_run (&run, 0, "logged (letter to let)");
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM contact_log l JOIN customers c ON "
-                                 "c.id = l.customer_id WHERE c.ref = 'let' AND "
-                                 "l.channel = 'letter' AND l.outcome = 'sent' AND "
-                                 "l.note LIKE 'outbox %" PRId64 ": %%'", id), 1);
+    th_expect_run (&run, 0, "logged (letter to let)");
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM contact_log l JOIN customers c ON "
+                                  "c.id = l.customer_id WHERE c.ref = 'let' AND "
+                                  "l.channel = 'letter' AND l.outcome = 'sent' AND "
+                                  "l.note LIKE 'outbox %" PRId64 ": %%'", id), 1);
     s_run (&run, "outbox show %" PRId64 " --json", id);
-    expect_run (&run, 0, "\"status\":\"sent\"");
+    th_expect_run (&run, 0, "\"status\":\"sent\"");
 }
 
 //  On smtp:// with a login, STARTTLS is required: a server that does not
@@ -1240,7 +1208,7 @@ test_starttls_required (void **state)
     s_customer ("tls", s_noon, "");
     s_invoice ("TLS-1", "tls", -3, 27);
     recoup__reply__free_unpacked (s_engine (0), NULL);
-    int64_t deliveries = s_sql_int ("SELECT count (*) FROM outbox_deliveries");
+    int64_t deliveries = th_sql_int (&s_server, "SELECT count (*) FROM outbox_deliveries");
     int before = s_sink_count ();
     th_write_file (&s_server, "smtp.password", "secret\n");
     char path [PATH_MAX + 64];
@@ -1248,15 +1216,16 @@ test_starttls_required (void **state)
     chmod (path, 0600);
     run_t run;
     s_send (&run, "--user ar --password-file smtp.password");
-    expect_run (&run, 3, "STARTTLS");
+    th_expect_run (&run, 3, "STARTTLS");
     assert_non_null (strstr (run.err, "nothing is marked"));
     assert_null (strstr (run.err, "can be read by others"));
     assert_int_equal (s_sink_count (), before);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM outbox_deliveries"), deliveries);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM outbox_deliveries"), deliveries);
     s_send (&run, "--user ar");
-    expect_run (&run, 2, "go together");
+    th_expect_run (&run, 2, "go together");
     s_send (&run, "");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_non_null (s_sink_find ("tls@example.com"));
 }
 
@@ -1283,21 +1252,22 @@ test_rate (void **state)
     strbuf_free (&invoices);
     run_t run;
     s_run (&run, "import customers rate-customers.csv");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "import invoices rate-invoices.csv");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     recoup__reply__free_unpacked (s_engine (0), NULL);
     int before = s_sink_count ();
     long long start = th_now_ms ();
     s_send (&run, "--limit 1000 --json");
     long long ms = th_now_ms () - start;
-    expect_run (&run, 0, "\"failed\":0,\"unrecorded\":0");
+    th_expect_run (&run, 0, "\"failed\":0,\"unrecorded\":0");
     int sent = s_sink_count () - before;
     assert_true (sent >= N);
-    assert_int_equal (s_sql_int ("SELECT count (*) FROM outbox_deliveries d JOIN outbox o "
-                                 "ON o.id = d.outbox_id JOIN customers c ON c.id = "
-                                 "o.customer_id WHERE c.ref LIKE 'R%%' AND d.status = "
-                                 "'sent'"), N);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count (*) FROM outbox_deliveries d JOIN outbox o "
+                                  "ON o.id = d.outbox_id JOIN customers c ON c.id = "
+                                  "o.customer_id WHERE c.ref LIKE 'R%%' AND d.status = "
+                                  "'sent'"), N);
     print_message ("outbox send: %d messages to the local SMTP sink in %lld ms "
                    "(%.0f messages/s, recorded and logged)\n", sent, ms,
                    ms ? sent * 1000.0 / (double) ms : 0.0);
@@ -1310,8 +1280,9 @@ test_audit (void **state)
     (void) state;
     run_t run;
     th_run (&s_server, &run, NULL, "audit verify");
-    expect_run (&run, 0, "contact log intact");
-    assert_true (s_sql_int ("SELECT count (*) FROM contact_log WHERE note LIKE 'outbox %%'")
+    th_expect_run (&run, 0, "contact log intact");
+    assert_true (th_sql_int (&s_server,
+                             "SELECT count (*) FROM contact_log WHERE note LIKE 'outbox %%'")
                  >= 200);
 }
 

@@ -452,16 +452,6 @@ s_teardown (void **state)
 }
 
 static Recoup__Reply *
-s_call (const identity_t *who, Recoup__Request *request)
-{
-    client_status_t status;
-    Recoup__Reply *reply = th_call (who, request, &status);
-    if (!reply)
-        fail_msg ("no reply (client status %d)", (int) status);
-    return reply;
-}
-
-static Recoup__Reply *
 s_load (const identity_t *who, const char *text)
 {
     Recoup__PolicyLoadRequest load = RECOUP__POLICY_LOAD_REQUEST__INIT;
@@ -469,7 +459,7 @@ s_load (const identity_t *who, const char *text)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_POLICY_LOAD;
     request.policy_load = &load;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -480,7 +470,7 @@ s_show (const identity_t *who, uint32_t version)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_POLICY_SHOW;
     request.policy_show = &show;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -491,7 +481,7 @@ s_print (const identity_t *who, const char *language)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_POLICY_PRINT;
     request.policy_print = &print;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 //  Checks the reply is an error with `code` on `field` (NULL: any) whose
@@ -538,16 +528,6 @@ s_expect_result (Recoup__Reply *reply, Recoup__Reply__ResultCase want,
         print_error ("expected result %d, got %d\n", (int) want,
                      (int) reply->result_case);
     _fail (file, line);
-}
-
-//  SQL's first value, compared with `want`.
-static void
-s_sql_equal (const char *sql, const char *want)
-{
-    char *got = th_sql (&s_server, sql);
-    assert_non_null (got);
-    assert_string_equal (got, want);
-    free (got);
 }
 
 //  The default policy with a change, as a new string (caller frees).
@@ -604,23 +584,26 @@ test_load_makes_a_version (void **state)
     recoup__reply__free_unpacked (reply, NULL);
     free (text);
 
-    s_sql_equal ("SELECT count(*) FROM policy_versions", "2");
-    s_sql_equal ("SELECT loaded_by FROM policy_versions WHERE version = 1", "recoupd");
-    s_sql_equal ("SELECT loaded_by FROM policy_versions WHERE version = 2", "mia");
-    s_sql_equal ("SELECT params->'contact'->>'max_calls_per_7_days' "
-                 "FROM policy_versions WHERE version = 1", "7");
-    s_sql_equal ("SELECT params->'contact'->>'hours_start' "
-                 "FROM policy_versions WHERE version = 1", "08:00");
-    s_sql_equal ("SELECT count(*) FROM events WHERE kind = 'policy.loaded'", "2");
-    char sql [128], want [32];
-    snprintf (sql, sizeof sql, "SELECT max(seq) FROM events WHERE kind = "
-              "'policy.loaded'");
+    th_expect_sql (&s_server, "2", "SELECT count(*) FROM policy_versions");
+    th_expect_sql (&s_server, "recoupd",
+                   "SELECT loaded_by FROM policy_versions WHERE version = 1");
+    th_expect_sql (&s_server, "mia",
+                   "SELECT loaded_by FROM policy_versions WHERE version = 2");
+    th_expect_sql (&s_server, "7", "SELECT params->'contact'->>'max_calls_per_7_days' "
+                                   "FROM policy_versions WHERE version = 1");
+    th_expect_sql (&s_server, "08:00", "SELECT params->'contact'->>'hours_start' "
+                                       "FROM policy_versions WHERE version = 1");
+    th_expect_sql (&s_server, "2",
+                   "SELECT count(*) FROM events WHERE kind = 'policy.loaded'");
+    char want [32];
     snprintf (want, sizeof want, "%llu", (unsigned long long) seq);
-    s_sql_equal (sql, want);
+    th_expect_sql (&s_server, want,
+                   "SELECT max(seq) FROM events WHERE kind = 'policy.loaded'");
     //  The event carries the policy.
-    s_sql_equal ("SELECT position ('late_fee = 1.5% at second_notice'::bytea in body) > 0 "
-                 "FROM events "
-                 "WHERE kind = 'policy.loaded' ORDER BY seq DESC LIMIT 1", "t");
+    th_expect_sql (&s_server, "t",
+                   "SELECT position ('late_fee = 1.5%% at second_notice'::bytea in body) > 0 "
+                   "FROM events "
+                   "WHERE kind = 'policy.loaded' ORDER BY seq DESC LIMIT 1");
 }
 
 static void
@@ -661,7 +644,7 @@ test_roles (void **state)
                   NULL, NULL);
     expect_error (s_print (&s_importer, ""), RECOUP__ERROR_CODE__PERMISSION_DENIED,
                   NULL, NULL);
-    s_sql_equal ("SELECT count(*) FROM policy_versions", "2");
+    th_expect_sql (&s_server, "2", "SELECT count(*) FROM policy_versions");
 }
 
 static void
@@ -681,8 +664,9 @@ test_bad_input (void **state)
     expect_error (s_load (&s_manager, "[terms]\ncolour = blue\n"),
                   RECOUP__ERROR_CODE__INVALID_ARGUMENT, "policy_load.text",
                   "line 2: unknown key 'colour' in [terms]");
-    s_sql_equal ("SELECT count(*) FROM policy_versions", "2");
-    s_sql_equal ("SELECT count(*) FROM events WHERE kind = 'policy.loaded'", "2");
+    th_expect_sql (&s_server, "2", "SELECT count(*) FROM policy_versions");
+    th_expect_sql (&s_server, "2",
+                   "SELECT count(*) FROM events WHERE kind = 'policy.loaded'");
 }
 
 static void
@@ -720,7 +704,7 @@ test_client (void **state)
               s_line_of ("first_call"));
     assert_int_equal (th_run (&s_server, &run, NULL, "policy load bad.conf"), 2);
     assert_non_null (strstr (run.err, want));
-    s_sql_equal ("SELECT count(*) FROM policy_versions", "2");
+    th_expect_sql (&s_server, "2", "SELECT count(*) FROM policy_versions");
 
     char *good = s_variant ("weekdays_only = no", "weekdays_only = yes");
     th_write_file (&s_server, "good.conf", good);

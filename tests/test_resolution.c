@@ -51,16 +51,6 @@ s_teardown (void **state)
 
 // ---------------------------------------------------------------- helpers
 
-static Recoup__Reply *
-s_call (const identity_t *who, Recoup__Request *request)
-{
-    client_status_t status;
-    Recoup__Reply *reply = th_call (who, request, &status);
-    if (!reply)
-        fail_msg ("no reply (client status %d)", (int) status);
-    return reply;
-}
-
 #define expect_error(reply, code, field) \
     s_expect_error (reply, code, field, __FILE__, __LINE__)
 
@@ -103,44 +93,12 @@ s_expect_result (Recoup__Reply *reply, Recoup__Reply__ResultCase want,
     _fail (file, line);
 }
 
-//  A number from SQL; fails on NULL.
-static int64_t
-s_sql_int (const char *format, ...)
-{
-    char sql [2048];
-    va_list ap;
-    va_start (ap, format);
-    vsnprintf (sql, sizeof sql, format, ap);
-    va_end (ap);
-    char *value = th_sql (&s_server, sql);
-    if (!value)
-        fail_msg ("SQL gave nothing: %s", sql);
-    int64_t number = strtoll (value, NULL, 10);
-    free (value);
-    return number;
-}
-
-//  Text from SQL (caller frees); fails on NULL.
-static char *
-s_sql_text (const char *sql)
-{
-    char *value = th_sql (&s_server, sql);
-    if (!value)
-        fail_msg ("SQL gave nothing: %s", sql);
-    return value;
-}
-
 static int64_t
 s_balance (const char *number)
 {
-    return s_sql_int ("SELECT recoup_invoice_balance (id) FROM invoices "
-                      "WHERE number = '%s'", number);
-}
-
-static int64_t
-s_events (const char *kind)
-{
-    return s_sql_int ("SELECT count(*) FROM events WHERE kind = '%s'", kind);
+    return th_sql_int (&s_server,
+                       "SELECT recoup_invoice_balance (id) FROM invoices "
+                       "WHERE number = '%s'", number);
 }
 
 static void
@@ -156,7 +114,7 @@ s_customer (const char *ref, int64_t credit_limit)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_CUSTOMER_CREATE;
     request.customer_create = &create;
-    Recoup__Reply *reply = s_call (&s_server.admin, &request);
+    Recoup__Reply *reply = th_request (&s_server.admin, &request);
     expect_result (reply, RECOUP__REPLY__RESULT_CUSTOMER_CREATE);
     recoup__reply__free_unpacked (reply, NULL);
 }
@@ -175,7 +133,7 @@ s_invoice (const char *number, const char *customer, const char *issued,
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_INVOICE_ISSUE;
     request.invoice_issue = &issue;
-    Recoup__Reply *reply = s_call (&s_server.admin, &request);
+    Recoup__Reply *reply = th_request (&s_server.admin, &request);
     expect_result (reply, RECOUP__REPLY__RESULT_INVOICE_ISSUE);
     recoup__reply__free_unpacked (reply, NULL);
 }
@@ -201,7 +159,7 @@ s_pay (const char *customer, const char *reference, int64_t amount,
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_PAYMENT_POST;
     request.payment_post = &post;
-    Recoup__Reply *reply = s_call (&s_server.admin, &request);
+    Recoup__Reply *reply = th_request (&s_server.admin, &request);
     expect_result (reply, RECOUP__REPLY__RESULT_PAYMENT_POST);
     int64_t unapplied = reply->payment_post->payment->unapplied_minor;
     recoup__reply__free_unpacked (reply, NULL);
@@ -223,7 +181,7 @@ s_offer (const identity_t *who, const char *customer, int64_t amount,
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_SETTLEMENT_OFFER;
     request.settlement_offer = &offer;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -234,7 +192,7 @@ s_approve (const identity_t *who, uint64_t id)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_SETTLEMENT_APPROVE;
     request.settlement_approve = &approve;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -246,7 +204,7 @@ s_writeoff (const identity_t *who, const char *invoice, const char *reason)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_WRITEOFF_REQUEST;
     request.writeoff_request = &req;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -257,7 +215,7 @@ s_writeoff_approve (const identity_t *who, uint64_t id)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_WRITEOFF_APPROVE;
     request.writeoff_approve = &req;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 static Recoup__Reply *
@@ -270,7 +228,7 @@ s_refer (const identity_t *who, const char *customer, uint32_t fee_bp)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_AGENCY_REFER;
     request.agency_refer = &req;
-    return s_call (who, &request);
+    return th_request (who, &request);
 }
 
 //  A command that evaluates (a write-off request on an invoice of a
@@ -325,8 +283,9 @@ test_settlement_floor_and_approval (void **state)
     recoup__reply__free_unpacked (reply, NULL);
     expect_error (s_approve (&s_collector, id), RECOUP__ERROR_CODE__PERMISSION_DENIED,
                   NULL);
-    char *status = s_sql_text ("SELECT status FROM settlements s JOIN customers c "
-                               "ON c.id = s.customer_id WHERE c.ref = 'st-b'");
+    char *status = th_sql_text (&s_server,
+                                "SELECT status FROM settlements s JOIN customers c "
+                                "ON c.id = s.customer_id WHERE c.ref = 'st-b'");
     assert_string_equal (status, "pending_approval");
     free (status);
     reply = s_approve (&s_manager, id);
@@ -336,8 +295,8 @@ test_settlement_floor_and_approval (void **state)
     recoup__reply__free_unpacked (reply, NULL);
     expect_error (s_approve (&s_manager, id), RECOUP__ERROR_CODE__CONFLICT,
                   "settlement_approve.id");
-    assert_int_equal (s_events ("settlement.offered"), 2);
-    assert_int_equal (s_events ("settlement.approved"), 1);
+    assert_int_equal (th_events (&s_server, "settlement.offered"), 2);
+    assert_int_equal (th_events (&s_server, "settlement.approved"), 1);
 }
 
 static void
@@ -357,7 +316,8 @@ test_settlement_completes_once (void **state)
     //  Part of the amount: nothing happens yet.
     s_pay ("st-c", "SC-P1", 50000, NULL);
     s_tick ();
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM entries WHERE kind = 'settlement'"), 0);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM entries WHERE kind = 'settlement'"), 0);
     assert_int_equal (s_balance ("SC-1"), 10000);
 
     //  The rest of the amount: the remainder is written off, on the day.
@@ -365,22 +325,26 @@ test_settlement_completes_once (void **state)
     s_tick ();
     assert_int_equal (s_balance ("SC-1"), 0);
     assert_int_equal (s_balance ("SC-2"), 0);
-    assert_int_equal (s_sql_int ("SELECT -sum(amount_minor) FROM entries "
-                                 "WHERE kind = 'settlement' AND on_date = '" TODAY "'"),
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT -sum(amount_minor) FROM entries "
+                                  "WHERE kind = 'settlement' AND on_date = '" TODAY "'"),
                       20000);
-    char *row = s_sql_text ("SELECT status || ' ' || completed_on || ' ' || "
-                            "written_off_minor FROM settlements WHERE id = "
-                            "(SELECT max(id) FROM settlements)");
+    char *row = th_sql_text (&s_server,
+                             "SELECT status || ' ' || completed_on || ' ' || "
+                             "written_off_minor FROM settlements WHERE id = "
+                             "(SELECT max(id) FROM settlements)");
     assert_string_equal (row, "completed " TODAY " 20000");
     free (row);
-    assert_int_equal (s_events ("settlement.completed"), 1);
+    assert_int_equal (th_events (&s_server, "settlement.completed"), 1);
 
     //  Evaluated again, through a command and directly: nothing more.
     s_tick ();
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM recoup_settlements_evaluate "
-                                 "('" TODAY "', 'test')"), 0);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM entries WHERE kind = 'settlement'"), 1);
-    assert_int_equal (s_events ("settlement.completed"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM recoup_settlements_evaluate "
+                                  "('" TODAY "', 'test')"), 0);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM entries WHERE kind = 'settlement'"), 1);
+    assert_int_equal (th_events (&s_server, "settlement.completed"), 1);
     expect_error (s_approve (&s_manager, id), RECOUP__ERROR_CODE__CONFLICT,
                   "settlement_approve.id");
 }
@@ -408,22 +372,24 @@ test_agency_referral_and_recovery (void **state)
     assert_string_equal (r->referred_on, TODAY);
     recoup__reply__free_unpacked (reply, NULL);
     //  Our dunning skips it: the engine reads agency_invoices.
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM agency_invoices a JOIN invoices i "
-                                 "ON i.id = a.invoice_id WHERE i.number = 'AG-1'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM agency_invoices a JOIN invoices i "
+                                  "ON i.id = a.invoice_id WHERE i.number = 'AG-1'"), 1);
     expect_error (s_refer (&s_manager, "ag-a", 2500), RECOUP__ERROR_CODE__CONFLICT,
                   "agency_refer.customer");
 
     //  The agency collects 10.02: a fee of 25% is 2.505, rounded half up.
     s_pay ("ag-a", "AGENCY-1", 1002, "AG-1");
-    char *row = s_sql_text ("SELECT gross_minor || ' ' || fee_minor || ' ' || "
-                            "net_minor FROM agency_recoveries");
+    char *row = th_sql_text (&s_server,
+                             "SELECT gross_minor || ' ' || fee_minor || ' ' || "
+                             "net_minor FROM agency_recoveries");
     assert_string_equal (row, "1002 251 751");
     free (row);
     s_tick ();
-    assert_int_equal (s_events ("agency.recovered"), 1);
+    assert_int_equal (th_events (&s_server, "agency.recovered"), 1);
     s_tick ();
-    assert_int_equal (s_events ("agency.recovered"), 1);
-    assert_int_equal (s_events ("agency.referred"), 1);
+    assert_int_equal (th_events (&s_server, "agency.recovered"), 1);
+    assert_int_equal (th_events (&s_server, "agency.referred"), 1);
 }
 
 // ---------------------------------------------------------------- write-off
@@ -462,8 +428,9 @@ test_writeoff_and_recovery (void **state)
     assert_string_equal (w->reason, "owner left the country; no assets");
     recoup__reply__free_unpacked (reply, NULL);
     assert_int_equal (s_balance ("WO-1"), 0);
-    assert_int_equal (s_sql_int ("SELECT amount_minor FROM entries WHERE kind = "
-                                 "'write_off' AND on_date = '" TODAY "'"), -40000);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT amount_minor FROM entries WHERE kind = "
+                                  "'write_off' AND on_date = '" TODAY "'"), -40000);
     expect_error (s_writeoff_approve (&s_manager, id), RECOUP__ERROR_CODE__CONFLICT,
                   "writeoff_approve.id");
     expect_error (s_writeoff (&s_collector, "WO-1", "again"),
@@ -472,17 +439,20 @@ test_writeoff_and_recovery (void **state)
     //  Money after the write-off: a recovery, then its allocation.
     assert_int_equal (s_pay ("wo-a", "WO-P2", 15000, "WO-1"), 15000);
     s_tick ();
-    assert_int_equal (s_sql_int ("SELECT sum(e.amount_minor) FROM entries e JOIN "
-                                 "invoices i ON i.id = e.invoice_id WHERE i.number = "
-                                 "'WO-1' AND e.kind = 'recovery'"), 15000);
-    assert_int_equal (s_sql_int ("SELECT recoup_payment_unapplied (id) FROM payments "
-                                 "WHERE reference = 'WO-P2'"), 0);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT sum(e.amount_minor) FROM entries e JOIN "
+                                  "invoices i ON i.id = e.invoice_id WHERE i.number = "
+                                  "'WO-1' AND e.kind = 'recovery'"), 15000);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT recoup_payment_unapplied (id) FROM payments "
+                                  "WHERE reference = 'WO-P2'"), 0);
     assert_int_equal (s_balance ("WO-1"), 0);
-    assert_int_equal (s_events ("writeoff.recovered"), 1);
+    assert_int_equal (th_events (&s_server, "writeoff.recovered"), 1);
     s_tick ();
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM entries WHERE kind = 'recovery'"), 1);
-    assert_int_equal (s_events ("writeoff.recovered"), 1);
-    assert_int_equal (s_events ("writeoff.approved"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM entries WHERE kind = 'recovery'"), 1);
+    assert_int_equal (th_events (&s_server, "writeoff.recovered"), 1);
+    assert_int_equal (th_events (&s_server, "writeoff.approved"), 1);
 }
 
 // ---------------------------------------------------------------- credit
@@ -510,11 +480,12 @@ test_credit_records (void **state)
     th_run (&s_server, run, NULL, "credit check cr-a --bureau B --score 700 --cost 1.005");
     assert_int_equal (run->status, 2);
     free (run);
-    assert_int_equal (s_sql_int ("SELECT cost_minor FROM credit_checks"), 2500);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM credit_references WHERE "
-                                 "kind = 'bank' AND on_date = '" TODAY "'"), 1);
-    assert_int_equal (s_events ("credit.checked"), 1);
-    assert_int_equal (s_events ("credit.referenced"), 1);
+    assert_int_equal (th_sql_int (&s_server, "SELECT cost_minor FROM credit_checks"), 2500);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM credit_references WHERE "
+                                  "kind = 'bank' AND on_date = '" TODAY "'"), 1);
+    assert_int_equal (th_events (&s_server, "credit.checked"), 1);
+    assert_int_equal (th_events (&s_server, "credit.referenced"), 1);
 
     Recoup__CreditCheckAddRequest check = RECOUP__CREDIT_CHECK_ADD_REQUEST__INIT;
     check.customer = "cr-a";
@@ -524,62 +495,68 @@ test_credit_records (void **state)
     Recoup__Request request = RECOUP__REQUEST__INIT;
     request.command_case = RECOUP__REQUEST__COMMAND_CREDIT_CHECK_ADD;
     request.credit_check_add = &check;
-    expect_error (s_call (&s_collector, &request), RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+    expect_error (th_request (&s_collector, &request), RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                   "credit_check_add.on_date");
     check.on_date = "";
     check.score = 10000;
-    expect_error (s_call (&s_collector, &request), RECOUP__ERROR_CODE__INVALID_ARGUMENT,
+    expect_error (th_request (&s_collector, &request), RECOUP__ERROR_CODE__INVALID_ARGUMENT,
                   "credit_check_add.score");
     check.score = 700;
     check.customer = "nobody";
-    expect_error (s_call (&s_collector, &request), RECOUP__ERROR_CODE__NOT_FOUND,
+    expect_error (th_request (&s_collector, &request), RECOUP__ERROR_CODE__NOT_FOUND,
                   "credit_check_add.customer");
 
     //  The limit check behind credit.limit_exceeded (resolution_credit_alert).
-    int64_t alerts = s_events ("credit.limit_exceeded");
+    int64_t alerts = th_events (&s_server, "credit.limit_exceeded");
     s_invoice ("CR-1", "cr-a", "2026-02-01", 100000);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM customers c, recoup_credit_over_limit "
-                                 "(c.id, '" TODAY "') WHERE c.ref = 'cr-a'"), 0);
-    assert_int_equal (s_events ("credit.limit_exceeded"), alerts);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM customers c, recoup_credit_over_limit "
+                                  "(c.id, '" TODAY "') WHERE c.ref = 'cr-a'"), 0);
+    assert_int_equal (th_events (&s_server, "credit.limit_exceeded"), alerts);
     //  An invoice that takes the account over its limit: the alert, with
     //  the invoice_issue that caused it.
     s_invoice ("CR-2", "cr-a", "2026-02-01", 60000);
-    assert_int_equal (s_events ("credit.limit_exceeded"), alerts + 1);
-    assert_int_equal (s_sql_int ("SELECT o.open_minor FROM customers c, "
-                                 "recoup_credit_over_limit (c.id, '" TODAY "') o "
-                                 "WHERE c.ref = 'cr-a'"), 160000);
+    assert_int_equal (th_events (&s_server, "credit.limit_exceeded"), alerts + 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT o.open_minor FROM customers c, "
+                                  "recoup_credit_over_limit (c.id, '" TODAY "') o "
+                                  "WHERE c.ref = 'cr-a'"), 160000);
     //  ... and a `credit` flag for the rep and the collections lead.
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM flags f JOIN customers c "
-                                 "ON c.id = f.customer_id WHERE c.ref = 'cr-a' AND "
-                                 "f.kind = 'credit' AND f.subject = 'CR-2' AND f.text = "
-                                 "'invoice CR-2 takes the account over its credit limit: "
-                                 "1600.00 USD open, limit 1500.00 USD'"), 1);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM flags WHERE kind = 'credit'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM flags f JOIN customers c "
+                                  "ON c.id = f.customer_id WHERE c.ref = 'cr-a' AND "
+                                  "f.kind = 'credit' AND f.subject = 'CR-2' AND f.text = "
+                                  "'invoice CR-2 takes the account over its credit limit: "
+                                  "1600.00 USD open, limit 1500.00 USD'"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM flags WHERE kind = 'credit'"), 1);
 
     //  An invoice on an account on credit hold, or cash only, alerts too.
     s_customer ("cr-h", 0);
     run = malloc (sizeof *run);
     assert_non_null (run);
     s_invoice ("CRH-1", "cr-h", "2026-02-01", 10000);
-    assert_int_equal (s_events ("credit.invoice_on_hold"), 0);
+    assert_int_equal (th_events (&s_server, "credit.invoice_on_hold"), 0);
     th_run (&s_server, run, NULL, "hold place cr-h --reason 'cheque bounced'");
     assert_int_equal (run->status, 0);
-    int64_t changed = s_events ("account.changed");
+    int64_t changed = th_events (&s_server, "account.changed");
     s_invoice ("CRH-2", "cr-h", "2026-02-01", 10000);
-    assert_int_equal (s_events ("credit.invoice_on_hold"), 1);
+    assert_int_equal (th_events (&s_server, "credit.invoice_on_hold"), 1);
     //  One account.changed for the invoice and its flag together.
-    assert_int_equal (s_events ("account.changed"), changed + 1);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM flags f JOIN customers c "
-                                 "ON c.id = f.customer_id WHERE c.ref = 'cr-h' AND "
-                                 "f.kind = 'credit' AND f.subject = 'CRH-2' AND f.text = "
-                                 "'invoice CRH-2 issued while the account is on credit "
-                                 "hold (cheque bounced): new orders only against "
-                                 "payment'"), 1);
+    assert_int_equal (th_events (&s_server, "account.changed"), changed + 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM flags f JOIN customers c "
+                                  "ON c.id = f.customer_id WHERE c.ref = 'cr-h' AND "
+                                  "f.kind = 'credit' AND f.subject = 'CRH-2' AND f.text = "
+                                  "'invoice CRH-2 issued while the account is on credit "
+                                  "hold (cheque bounced): new orders only against "
+                                  "payment'"), 1);
     th_run (&s_server, run, NULL, "hold lift cr-h --reason 'cleared'");
     assert_int_equal (run->status, 0);
     s_invoice ("CRH-3", "cr-h", "2026-02-01", 10000);
-    assert_int_equal (s_events ("credit.invoice_on_hold"), 1);
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM flags WHERE subject = 'CRH-3'"), 0);
+    assert_int_equal (th_events (&s_server, "credit.invoice_on_hold"), 1);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM flags WHERE subject = 'CRH-3'"), 0);
     free (run);
 }
 
@@ -607,8 +584,9 @@ test_bad_input (void **state)
                   "settlement_approve.id");
     expect_error (s_writeoff_approve (&s_manager, 999999), RECOUP__ERROR_CODE__NOT_FOUND,
                   "writeoff_approve.id");
-    assert_int_equal (s_sql_int ("SELECT count(*) FROM settlements s JOIN customers c "
-                                 "ON c.id = s.customer_id WHERE c.ref = 'bi-a'"), 0);
+    assert_int_equal (th_sql_int (&s_server,
+                                  "SELECT count(*) FROM settlements s JOIN customers c "
+                                  "ON c.id = s.customer_id WHERE c.ref = 'bi-a'"), 0);
 
     th_run_t *run = malloc (sizeof *run);
     assert_non_null (run);

@@ -42,50 +42,11 @@ typedef th_run_t run_t;
 #define s_run(run, ...) th_run (&s_server, (run), NULL, __VA_ARGS__)
 #define s_run_as(who, run, ...) th_run (&s_server, (run), (who), __VA_ARGS__)
 
-#define expect_run(run, want, needle) s_expect_run (run, want, needle, __FILE__, __LINE__)
-
-static void
-s_expect_run (const run_t *run, int want, const char *needle, const char *file,
-              int line)
-{
-    if (run->status != want
-        || (needle && !strstr (run->out, needle) && !strstr (run->err, needle))) {
-        print_error ("expected exit %d%s%s, got %d\nstdout: %s\nstderr: %s\n", want,
-                     needle ? " with " : "", needle ? needle : "", run->status,
-                     run->out, run->err);
-        _fail (file, line);
-    }
-}
-
-//  The first value of a query as a number.
-static long long
-s_sql_int (const char *format, ...)
-{
-    char sql [1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (sql, sizeof sql, format, args);
-    va_end (args);
-    char *value = th_sql (&s_server, sql);
-    assert_non_null (value);
-    long long number = strtoll (value, NULL, 10);
-    free (value);
-    return number;
-}
-
 //  The last event stored.
 static uint64_t
 s_head (void)
 {
-    return (uint64_t) s_sql_int ("SELECT coalesce (max (seq), 0) FROM events");
-}
-
-static int
-s_identity_file (const identity_t *who, const char *name, char *path, size_t len)
-{
-    snprintf (path, len, "%s/%s.identity", s_server.dir, name);
-    char err [256];
-    return identity_save (who, path, IDENTITY_FULL, 0, err, sizeof err);
+    return (uint64_t) th_sql_int (&s_server, "SELECT coalesce (max (seq), 0) FROM events");
 }
 
 static int
@@ -99,9 +60,10 @@ s_setup (void **state)
         || th_user_add (&s_server, "cora", RECOUP__ROLE__COLLECTOR, &s_cora) != 0
         || th_user_add (&s_server, "mia", RECOUP__ROLE__MANAGER, &s_mia) != 0)
         return -1;
-    if (s_identity_file (&s_sam, "sam", s_sam_file, sizeof s_sam_file) != 0
-        || s_identity_file (&s_cora, "cora", s_cora_file, sizeof s_cora_file) != 0
-        || s_identity_file (&s_mia, "mia", s_mia_file, sizeof s_mia_file) != 0)
+    if (th_identity_file (&s_server, &s_sam, "sam", s_sam_file, sizeof s_sam_file) != 0
+        || th_identity_file (&s_server,
+                             &s_cora, "cora", s_cora_file, sizeof s_cora_file) != 0
+        || th_identity_file (&s_server, &s_mia, "mia", s_mia_file, sizeof s_mia_file) != 0)
         return -1;
     return 0;
 }
@@ -304,7 +266,7 @@ s_customer (const char *ref, ...)
 {
     run_t run;
     s_run (&run, "customer add %s --name %s --sales-rep sam", ref, ref);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     va_list args;
     va_start (args, ref);
     for (const char *spec; (spec = va_arg (args, const char *)); ) {
@@ -317,7 +279,7 @@ s_customer (const char *ref, ...)
         date_format_iso (days - 30, issued);
         s_run (&run, "invoice issue %s --customer %s --amount %s --issued %s --due %s",
                number, ref, amount, issued, due);
-        expect_run (&run, 0, NULL);
+        th_expect_run (&run, 0, NULL);
     }
     va_end (args);
 }
@@ -326,17 +288,19 @@ s_customer (const char *ref, ...)
 static long long
 s_flag_id (const char *ref, const char *kind)
 {
-    return s_sql_int ("SELECT coalesce (max (f.id), 0) FROM flags f JOIN customers c"
-                      " ON c.id = f.customer_id WHERE c.ref = '%s' AND f.kind = '%s'",
-                      ref, kind);
+    return th_sql_int (&s_server,
+                       "SELECT coalesce (max (f.id), 0) FROM flags f JOIN customers c"
+                       " ON c.id = f.customer_id WHERE c.ref = '%s' AND f.kind = '%s'",
+                       ref, kind);
 }
 
 //  The id of the newest dispute on invoice `number`.
 static long long
 s_dispute_id (const char *number)
 {
-    return s_sql_int ("SELECT max (d.id) FROM disputes d JOIN invoices i"
-                      " ON i.id = d.invoice_id WHERE i.number = '%s'", number);
+    return th_sql_int (&s_server,
+                       "SELECT max (d.id) FROM disputes d JOIN invoices i"
+                       " ON i.id = d.invoice_id WHERE i.number = '%s'", number);
 }
 
 // ---------------------------------------------------------------- tests
@@ -351,7 +315,7 @@ test_promise_pending (void **state)
     uint64_t head = s_head ();
     run_t run;
     s_run_as (s_cora_file, &run, "promise add snap-a --amount 300.00 --by 2026-03-10");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "promise.added account.changed:snap-a");
     Recoup__Account *account = s_changed_account (head, "snap-a");
     const Recoup__AccountCollection *c = account->collection;
@@ -380,7 +344,7 @@ test_promise_broken (void **state)
     run_t run;
     s_run_as (s_cora_file, &run, "promise add snap-b --amount 800.00 --by 2026-02-05 "
                                  "--made-on 2026-02-01");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "promise.added promise.broken account.state_changed flag.raised "
                         "account.changed:snap-b");
     Recoup__Account *account = s_changed_account (head, "snap-b");
@@ -409,7 +373,7 @@ test_dispute_open_resolve (void **state)
     uint64_t head = s_head ();
     run_t run;
     s_run_as (s_sam_file, &run, "dispute open SC-1 --reason \"two boxes damaged\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "dispute.opened flag.raised account.changed:snap-c");
     Recoup__Account *account = s_changed_account (head, "snap-c");
     const Recoup__AccountCollection *c = account->collection;
@@ -428,7 +392,7 @@ test_dispute_open_resolve (void **state)
     head = s_head ();
     s_run_as (s_cora_file, &run, "dispute resolve %lld --outcome customer_wrong",
               s_dispute_id ("SC-1"));
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "dispute.resolved account.changed:snap-c");
     account = s_changed_account (head, "snap-c");
     c = account->collection;
@@ -442,12 +406,12 @@ test_dispute_open_resolve (void **state)
     //  for the whole balance: one account.changed, not two.
     head = s_head ();
     s_run_as (s_sam_file, &run, "dispute open SC-1 --reason \"still damaged\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "dispute.opened account.changed:snap-c");
     head = s_head ();
     s_run_as (s_cora_file, &run, "dispute resolve %lld --outcome credit_note "
                                  "--amount 500.00", s_dispute_id ("SC-1"));
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "entry.posted dispute.resolved account.changed:snap-c");
     account = s_changed_account (head, "snap-c");
     c = account->collection;
@@ -469,11 +433,11 @@ test_hold_by_role (void **state)
     uint64_t head = s_head ();
     run_t run;
     s_run_as (s_sam_file, &run, "hold place snap-d --reason \"asked by the owner\"");
-    expect_run (&run, 1, "permission denied");
+    th_expect_run (&run, 1, "permission denied");
     assert_int_equal (s_head (), head);
 
     s_run_as (s_cora_file, &run, "hold place snap-d --reason \"asked by the owner\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "account.state_changed flag.raised account.changed:snap-d");
     Recoup__Account *account = s_changed_account (head, "snap-d");
     assert_true (account->collection->on_hold);
@@ -486,10 +450,10 @@ test_hold_by_role (void **state)
 
     head = s_head ();
     s_run_as (s_cora_file, &run, "hold lift snap-d --reason \"they called\"");
-    expect_run (&run, 1, "paid in full");
+    th_expect_run (&run, 1, "paid in full");
     assert_int_equal (s_head (), head);
     s_run_as (s_mia_file, &run, "hold lift snap-d --reason \"they called\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "account.state_changed account.changed:snap-d");
     account = s_changed_account (head, "snap-d");
     assert_false (account->collection->on_hold);
@@ -499,7 +463,7 @@ test_hold_by_role (void **state)
 
     head = s_head ();
     s_run_as (s_cora_file, &run, "account reason snap-d slow");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "account.state_changed account.changed:snap-d");
     account = s_changed_account (head, "snap-d");
     assert_string_equal (account->collection->reason, "slow");
@@ -517,16 +481,16 @@ test_flag_ack (void **state)
     s_customer ("snap-e", "SE-1=400.00@2026-02-10", "SE-2=100.00@2026-02-25", NULL);
     run_t run;
     s_run_as (s_cora_file, &run, "hold place snap-e --reason \"no reply\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_cora_file, &run, "dispute open SE-2 --reason \"wrong price\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     long long hold = s_flag_id ("snap-e", "hold");
     long long dispute = s_flag_id ("snap-e", "dispute");
     assert_true (hold > 0 && dispute > 0);
 
     uint64_t head = s_head ();
     s_run_as (s_sam_file, &run, "flag note %lld \"their buyer left\"", dispute);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "flag.noted");
     Recoup__Reply *snapshot = s_snapshot ();
     const Recoup__AccountCollection *c = s_snapshot_account (snapshot, "snap-e")->collection;
@@ -538,7 +502,7 @@ test_flag_ack (void **state)
 
     head = s_head ();
     s_run_as (s_sam_file, &run, "flag ack %lld --note \"calling them\"", hold);
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     expect_kinds (head, "flag.acknowledged account.changed:snap-e");
     Recoup__Account *account = s_changed_account (head, "snap-e");
     c = account->collection;
@@ -553,7 +517,7 @@ test_flag_ack (void **state)
     //  Acknowledging it again is refused, and changes nothing.
     head = s_head ();
     s_run_as (s_sam_file, &run, "flag ack %lld", hold);
-    expect_run (&run, 1, NULL);
+    th_expect_run (&run, 1, NULL);
     assert_int_equal (s_head (), head);
 }
 
@@ -570,9 +534,9 @@ test_stage_as_of (void **state)
     run_t run;
     s_run (&run, "payment post --customer snap-f --reference SF-PAY --amount 100.00 "
                  "--invoice SF-0 --received 2025-09-10");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run (&run, "dispute open SF-1 --reason \"never delivered\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     static const struct {
         const char *as_of;
         int32_t days;
@@ -680,28 +644,28 @@ test_clone_guarantee (void **state)
     //  The changes: every kind of command that moves a collection.
     run_t run;
     s_run_as (s_cora_file, &run, "promise add snap-g --amount 200.00 --by 2026-03-15");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_cora_file, &run, "promise add snap-g --amount 50.00 --by 2026-02-03 "
                                  "--made-on 2026-02-01");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_cora_file, &run, "plan add snap-c --instalment 2026-03-20=100.00");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_sam_file, &run, "dispute open SG-2 --reason \"late delivery\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_cora_file, &run, "account reason snap-g cannot_pay --note \"season\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_sam_file, &run, "flag ack %lld", s_flag_id ("snap-g", "dispute"));
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_cora_file, &run, "payment post --customer snap-a --reference SA-PAY "
                                  "--amount 500.00 --invoice SA-2");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_cora_file, &run, "dispute resolve %lld --outcome corrected_invoice",
               s_dispute_id ("SE-2"));
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_mia_file, &run, "hold lift snap-b --reason \"paid by card\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_cora_file, &run, "engine run");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
 
     uint64_t head = s_head ();
     long long deadline = th_now_ms () + 20000;
@@ -764,38 +728,38 @@ test_client_output (void **state)
     s_customer ("snap-h", "SH-1=640.00@2026-01-20", "SH-2=90.00@2026-02-26", NULL);
     run_t run;
     s_run_as (s_cora_file, &run, "hold place snap-h --reason \"asked by the owner\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_cora_file, &run, "promise add snap-h --amount 640.00 --by 2026-03-06");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     s_run_as (s_cora_file, &run, "dispute open SH-2 --reason \"short delivery\"");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     uint64_t last = s_head ();
     s_run (&run, "customer show snap-h");
-    expect_run (&run, 0, "\nCollection: stage credit_hold, 40 days past due, ON HOLD "
-                         "(asked by the owner); 1 promise pending, 1 dispute open, "
-                         "2 flags open\n");
-    expect_run (&run, 0, "  promise ");
-    expect_run (&run, 0, ": 640.00 USD by 2026-03-06, 0.00 USD paid\n");
-    expect_run (&run, 0, ": invoice SH-2 since 2026-03-01: short delivery\n");
-    expect_run (&run, 0, ": hold 2026-03-01 for sam, 0 days open\n");
+    th_expect_run (&run, 0, "\nCollection: stage credit_hold, 40 days past due, ON HOLD "
+                            "(asked by the owner); 1 promise pending, 1 dispute open, "
+                            "2 flags open\n");
+    th_expect_run (&run, 0, "  promise ");
+    th_expect_run (&run, 0, ": 640.00 USD by 2026-03-06, 0.00 USD paid\n");
+    th_expect_run (&run, 0, ": invoice SH-2 since 2026-03-01: short delivery\n");
+    th_expect_run (&run, 0, ": hold 2026-03-01 for sam, 0 days open\n");
     s_run (&run, "customer show snap-a");
-    expect_run (&run, 0, "\nCollection: stage sales_flag, 9 days past due; 0 promises "
-                         "pending, 0 disputes open, ");
+    th_expect_run (&run, 0, "\nCollection: stage sales_flag, 9 days past due; 0 promises "
+                            "pending, 0 disputes open, ");
     s_run (&run, "--json customer show snap-h");
-    expect_run (&run, 0, "\"collection\":{\"stage\":\"credit_hold\",\"days_past_due\":40,"
-                         "\"on_hold\":true,\"hold_reason\":\"asked by the owner\","
-                         "\"cash_only\":false,\"reason\":\"\",\"promises\":[{\"id\":");
-    expect_run (&run, 0, "\"amount_minor\":64000,\"currency\":\"USD\"");
-    expect_run (&run, 0, "\"status\":\"pending\"");
-    expect_run (&run, 0, "\"disputes\":[{\"id\":");
-    expect_run (&run, 0, "\"flags\":[{\"id\":");
+    th_expect_run (&run, 0, "\"collection\":{\"stage\":\"credit_hold\",\"days_past_due\":40,"
+                            "\"on_hold\":true,\"hold_reason\":\"asked by the owner\","
+                            "\"cash_only\":false,\"reason\":\"\",\"promises\":[{\"id\":");
+    th_expect_run (&run, 0, "\"amount_minor\":64000,\"currency\":\"USD\"");
+    th_expect_run (&run, 0, "\"status\":\"pending\"");
+    th_expect_run (&run, 0, "\"disputes\":[{\"id\":");
+    th_expect_run (&run, 0, "\"flags\":[{\"id\":");
     s_run (&run, "tail --from %" PRIu64 " --count 1", last);
-    expect_run (&run, 0, "account.changed by cora: snap-h as of 2026-03-01: 2 open, "
-                         "730.00 USD (730.00 USD overdue); stage credit_hold, 40 days "
-                         "past due, on hold; 1 promise pending, 1 dispute open, "
-                         "2 flags open\n");
+    th_expect_run (&run, 0, "account.changed by cora: snap-h as of 2026-03-01: 2 open, "
+                            "730.00 USD (730.00 USD overdue); stage credit_hold, 40 days "
+                            "past due, on hold; 1 promise pending, 1 dispute open, "
+                            "2 flags open\n");
     s_run (&run, "--json tail --from %" PRIu64 " --count 1", last);
-    expect_run (&run, 0, "\"collection\":{\"stage\":\"credit_hold\"");
+    th_expect_run (&run, 0, "\"collection\":{\"stage\":\"credit_hold\"");
 }
 
 // ---------------------------------------------------------------- evaluation
@@ -811,13 +775,13 @@ test_evaluation_touches_others (void **state)
     s_customer ("snap-j", "SJ-1=60.00@2026-02-20", NULL);
     run_t run;
     s_run_as (s_cora_file, &run, "promise add snap-i --amount 500.00 --by 2026-03-05");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     assert_int_equal (th_server_stop (&s_server), 0);
     setenv ("RECOUP_TODAY", "2026-03-20", 1);
     assert_int_equal (th_server_restart (&s_server), 0);
     uint64_t head = s_head ();
     s_run_as (s_cora_file, &run, "account reason snap-j forgot");
-    expect_run (&run, 0, NULL);
+    th_expect_run (&run, 0, NULL);
     char kinds [4096];
     s_kinds (head, kinds, sizeof kinds);
     assert_non_null (strstr (kinds, "promise.broken account.state_changed flag.raised"));
