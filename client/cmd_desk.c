@@ -48,6 +48,7 @@
     commands: 1 the server refused (an importer key's worklist), 3 the
     server could not be reached.                                         */
 #define NCURSES_WIDECHAR 1
+#include "args.h"
 #include "cli.h"
 #include "../common/date.h"
 #include "../common/money.h"
@@ -2395,36 +2396,19 @@ s_on_event (void *arg, const Recoup__Event *event)
 static int
 s_parse (desk_t *desk, cli_t *cli, int argc, char **argv, int *once)
 {
-    const char *as_of = NULL, *at = NULL, *assignee = NULL;
-    int mine = 0, all = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv [i];
-        const char **value = strcmp (arg, "--as-of") == 0 ? &as_of
-                           : strcmp (arg, "--at") == 0 ? &at
-                           : strcmp (arg, "--assignee") == 0 ? &assignee : NULL;
-        if (value && i + 1 < argc && !*value)
-            *value = argv [++i];
-        else if (strncmp (arg, "--as-of=", 8) == 0 && !as_of)
-            as_of = arg + 8;
-        else if (strncmp (arg, "--at=", 5) == 0 && !at)
-            at = arg + 5;
-        else if (strncmp (arg, "--assignee=", 11) == 0 && !assignee)
-            assignee = arg + 11;
-        else if (strcmp (arg, "--mine") == 0)
-            mine = 1;
-        else if (strcmp (arg, "--all") == 0)
-            all = 1;
-        else if (strcmp (arg, "--once") == 0)
-            *once = 1;
-        else {
-            if (value && *value)
-                cli_fail ("%s given twice", arg);
-            else
-                cli_fail (value ? "%s needs a value" : "unexpected argument '%s'", arg);
-            fputs (USAGE, stderr);
-            return EXIT_USAGE;
-        }
+    static const char *const known [] = { "--as-of", "--at", "--assignee", NULL };
+    static const char *const flags [] = { "--mine", "--all", "--once", NULL };
+    cli_args_t args;
+    if (cli_args_parse_flags (&args, argc, argv, 1, known, flags) != 0) {
+        fputs (USAGE, stderr);
+        return EXIT_USAGE;
     }
+    const char *as_of = cli_args_get (&args, "--as-of");
+    const char *at = cli_args_get (&args, "--at");
+    const char *assignee = cli_args_get (&args, "--assignee");
+    int mine = cli_args_flag (&args, "--mine");
+    int all = cli_args_flag (&args, "--all");
+    *once = cli_args_flag (&args, "--once");
     if (cli->json) {
         cli_fail ("desk has no JSON output: `recoup worklist --json` prints the worklist");
         return EXIT_USAGE;
