@@ -474,25 +474,11 @@ s_stage_rank (const dash_t *dash, const char *stage)
 //  ---------------------------------------------------------------------
 //  Money and text helpers
 
-//  "1234567.89" as "1,234,567.89" into buf [MONEY_TEXT_MAX + 8]; the
-//  digits are money_format's, only separators are added.
+//  "1234567.89" as "1,234,567.89" into buf [MONEY_GROUPED_MAX].
 static const char *
 s_money (int64_t minor, const char *currency, char *buf)
 {
-    char plain [MONEY_TEXT_MAX];
-    if (money_format (minor, currency, plain, sizeof plain) != 0)
-        snprintf (plain, sizeof plain, "%" PRId64, minor);
-    const char *digits = plain + (*plain == '-');
-    size_t whole = strcspn (digits, ".");
-    char *out = buf;
-    if (*plain == '-')
-        *out++ = '-';
-    for (size_t i = 0; i < whole; i++) {
-        if (i && (whole - i) % 3 == 0)
-            *out++ = ',';
-        *out++ = digits [i];
-    }
-    strcpy (out, digits + whole);
+    money_format_grouped (minor, currency, buf, MONEY_GROUPED_MAX);
     return buf;
 }
 
@@ -589,7 +575,7 @@ static int
 s_describe (const dash_t *dash, const Recoup__Event *event, char *text, size_t len,
             const char **rep)
 {
-    char m [MONEY_TEXT_MAX + 8];
+    char m [MONEY_GROUPED_MAX];
     const char *kind = event->kind;
     const char *customer = NULL;
     *rep = NULL;
@@ -1042,7 +1028,7 @@ s_connection (const dash_t *dash, char *buf)
 static void
 s_text_head (const dash_t *dash, const dash_view_t *view, strbuf_t *out)
 {
-    char conn [128], m [2][MONEY_TEXT_MAX + 8], pct [48];
+    char conn [128], m [2][MONEY_GROUPED_MAX], pct [48];
     strbuf_printf (out, "recoup dashboard: as of %s, seq %" PRIu64 " (%s)\n",
                    *dash->as_of ? dash->as_of : "?", dash->seq, s_connection (dash, conn));
     if (dash->rep_only)
@@ -1113,7 +1099,7 @@ static void
 s_text_row (const dash_row_t *row, strbuf_t *out)
 {
     const dash_account_t *a = row->account;
-    char m [MONEY_TEXT_MAX + 8], text [64];
+    char m [MONEY_GROUPED_MAX], text [64];
     s_cell (out, a->ref, 12, 0);
     strbuf_puts (out, " ");
     s_cell (out, a->name, 22, 0);

@@ -317,20 +317,9 @@ s_cell (strbuf_t *out, const char *text, size_t width, int last)
 static const char *
 s_money (int64_t minor, const char *currency, char *buf)
 {
-    char plain [MONEY_TEXT_MAX];
-    if (money_format (minor, currency, plain, sizeof plain) != 0)
-        snprintf (plain, sizeof plain, "%" PRId64, minor);
-    const char *digits = plain + (*plain == '-');
-    size_t whole = strcspn (digits, ".");
-    char *out = buf;
-    if (*plain == '-')
-        *out++ = '-';
-    for (size_t i = 0; i < whole; i++) {
-        if (i && (whole - i) % 3 == 0)
-            *out++ = ',';
-        *out++ = digits [i];
-    }
-    snprintf (out, MONEY_TEXT_MAX, "%s %s", digits + whole, currency);
+    char grouped [MONEY_GROUPED_MAX];
+    money_format_grouped (minor, currency, grouped, sizeof grouped);
+    snprintf (buf, MONEY_TEXT_MAX + 16, "%s %s", grouped, currency);
     return buf;
 }
 

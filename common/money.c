@@ -1,6 +1,7 @@
 /*  money: minor units, ISO 4217 exponents, strict parsing. See money.h. */
 #include "money.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,6 +544,30 @@ money_format (int64_t minor, const char *currency, char *buf, size_t len)
             *out++ = '.';
     }
     *out = 0;
+    return 0;
+}
+
+int
+money_format_grouped (int64_t minor, const char *currency, char *buf, size_t len)
+{
+    char plain [MONEY_TEXT_MAX];
+    if (!buf || len < MONEY_GROUPED_MAX)
+        return -1;
+    if (money_format (minor, currency, plain, sizeof plain) != 0) {
+        snprintf (buf, len, "%" PRId64, minor);
+        return -1;
+    }
+    const char *digits = plain + (*plain == '-');
+    size_t whole = strcspn (digits, ".");
+    char *out = buf;
+    if (*plain == '-')
+        *out++ = '-';
+    for (size_t i = 0; i < whole; i++) {
+        if (i && (whole - i) % 3 == 0)
+            *out++ = ',';
+        *out++ = digits [i];
+    }
+    snprintf (out, len - (size_t) (out - buf), "%s", digits + whole);
     return 0;
 }
 

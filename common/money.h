@@ -85,6 +85,16 @@ int money_parse (const char *text, const char *currency,
 //  MONEY_TEXT_MAX is always enough. money_parse reads the text back.
 int money_format (int64_t minor, const char *currency, char *buf, size_t len);
 
+//  Room for money_format_grouped's text, NUL included.
+#define MONEY_GROUPED_MAX (MONEY_TEXT_MAX + 8)
+
+//  As money_format, with a comma between groups of three digits for
+//  people ("-1,234,567.89", "0.05", "1,234" for JPY): for displays, not
+//  for money_parse. `len` must be at least MONEY_GROUPED_MAX. Returns 0,
+//  or -1 for an unknown currency (buf then holds the minor units as a
+//  plain integer) or a short buffer.
+int money_format_grouped (int64_t minor, const char *currency, char *buf, size_t len);
+
 //  *out = a + b, both in the same currency. Returns 0, or -1 on int64
 //  overflow with *out untouched.
 int money_add (int64_t a, int64_t b, int64_t *out);

@@ -880,6 +880,29 @@ test_date_today (void **state)
     assert_true (today > s_days (2024, 1, 1));
 }
 
+//  Thousands separators for people, on money_format's digits.
+static void
+test_format_grouped (void **state)
+{
+    (void) state;
+    char buf [MONEY_GROUPED_MAX];
+    static const struct { int64_t minor; const char *currency, *want; } cases [] = {
+        { 123456789, "USD", "1,234,567.89" }, { -123456789, "USD", "-1,234,567.89" },
+        { 5, "USD", "0.05" }, { 99900, "USD", "999.00" }, { 100000, "USD", "1,000.00" },
+        { 1234, "JPY", "1,234" }, { 123, "JPY", "123" }, { 1234567, "KWD", "1,234.567" },
+        { INT64_MAX, "USD", "92,233,720,368,547,758.07" },
+        { INT64_MIN, "USD", "-92,233,720,368,547,758.08" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        assert_int_equal (money_format_grouped (cases [i].minor, cases [i].currency, buf,
+                                                sizeof buf), 0);
+        assert_string_equal (buf, cases [i].want);
+    }
+    assert_int_equal (money_format_grouped (1234, "XYZ", buf, sizeof buf), -1);
+    assert_string_equal (buf, "1234");
+    assert_int_equal (money_format_grouped (1234, "USD", buf, 8), -1);
+}
+
 int
 main (void)
 {
@@ -922,6 +945,7 @@ main (void)
         cmocka_unit_test (test_date_round_trip_range),
         cmocka_unit_test (test_date_full_range),
         cmocka_unit_test (test_date_today),
+        cmocka_unit_test (test_format_grouped),
     };
     return cmocka_run_group_tests_name ("money", tests, NULL, NULL);
 }
