@@ -47,6 +47,8 @@
     desk needs a terminal (exit 2 otherwise). Exit status as the other
     commands: 1 the server refused (an importer key's worklist), 3 the
     server could not be reached.                                         */
+//  A customer ref: at most 64 characters (the server's limit), UTF-8.
+#define DESK_REF_MAX (64 * 4 + 1)
 #define NCURSES_WIDECHAR 1
 #include "args.h"
 #include "cli.h"
@@ -186,12 +188,12 @@ typedef struct {
 //  The open form, if any.
 typedef struct {
     desk_form_kind_t kind;      //  FORM_NONE when no form is open
-    char title [200];           //  its first line
+    char title [DESK_REF_MAX + 200];    //  its first line
     char notice [1280];         //  a refusal to act on, or ""
     desk_field_t fields [FORM_FIELDS];  //  what it asks
     size_t n_fields;            //  fields used
     size_t at;                  //  the field with the focus
-    char customer [72];         //  whom it acts on
+    char customer [DESK_REF_MAX];   //  whom it acts on
     char currency [4];          //  amounts typed are in it
     uint64_t outbox_id;         //  FORM_MARK: the message
     char **invoices;            //  choices of an invoice field, owned
@@ -242,7 +244,7 @@ typedef struct {
     uint64_t floor;             //  events after this seq have all been seen
     uint64_t scanned;           //  events read from the history at start
     //  The detail pane
-    char shown [72];            //  customer ref shown, or ""
+    char shown [DESK_REF_MAX];  //  customer ref shown, or ""
     int found;                  //  shown by `/`, not by the selection
     Recoup__Reply *account;     //  account_show, owned, or NULL
     Recoup__Reply *customer;    //  customer_show, owned, or NULL
@@ -392,17 +394,28 @@ s_text_push (desk_text_t *t, int attrs, const char *text, size_t bytes)
 static void
 s_text_add (desk_text_t *t, int attrs, const char *format, ...)
 {
-    char buf [8192];
-    va_list ap;
+    va_list ap, again;
     va_start (ap, format);
-    vsnprintf (buf, sizeof buf, format, ap);
+    va_copy (again, ap);
+    int made = vsnprintf (NULL, 0, format, ap);
     va_end (ap);
+    char *buf = made >= 0 ? malloc ((size_t) made + 1) : NULL;
+    if (buf)
+        vsnprintf (buf, (size_t) made + 1, format, again);
+    va_end (again);
+    if (!buf)
+        return;
     //  Each line of it, wrapped at the width (continuations indented).
     size_t width = t->width > 8 ? (size_t) t->width : 8;
+    char *piece = malloc (strlen (buf) + 1);
+    if (!piece) {
+        free (buf);
+        return;
+    }
     for (const char *line = buf; ; ) {
         size_t len = strcspn (line, "\n");
-        char piece [8192];
-        snprintf (piece, sizeof piece, "%.*s", (int) len, line);
+        memcpy (piece, line, len);
+        piece [len] = '\0';
         const char *rest = piece;
         int first = 1;
         do {
@@ -433,6 +446,8 @@ s_text_add (desk_text_t *t, int attrs, const char *format, ...)
             break;
         line += len + 1;
     }
+    free (piece);
+    free (buf);
 }
 
 //  Frees the lines; the text is empty and usable again.
@@ -855,7 +870,7 @@ s_rows_build (desk_t *desk)
 {
     const Recoup__EngineAction *was = desk->n_rows && desk->selected < desk->n_rows
                                       ? desk->rows [desk->selected].item : NULL;
-    char was_customer [72] = "", was_step [72] = "";
+    char was_customer [DESK_REF_MAX] = "", was_step [DESK_REF_MAX] = "";
     if (was) {
         snprintf (was_customer, sizeof was_customer, "%s", was->customer);
         snprintf (was_step, sizeof was_step, "%s", was->step);
@@ -1534,13 +1549,19 @@ s_form_open (desk_t *desk, desk_form_kind_t kind)
 {
     s_form_close (desk);
     desk_form_t *form = &desk->form;
+    //  Keys typed together (j then c) reach here before the main loop
+    //  fetched the newly selected account: fetch it now, so that the
+    //  form acts on the customer selected, with its current invoices.
+    if (kind != FORM_FIND && desk->dirty_detail)
+        s_detail_fetch (desk);
     if (kind != FORM_FIND && !*desk->shown) {
         s_say (desk, 1, "select a worklist item or find a customer with / first");
         return;
     }
     snprintf (form->customer, sizeof form->customer, "%s", desk->shown);
-    snprintf (form->currency, sizeof form->currency, "%s",
-              *s_shown_currency (desk) ? s_shown_currency (desk) : desk->base_currency);
+    //  "" when the account could not be read: the money forms then refuse
+    //  (s_form_amount) rather than guess a currency.
+    snprintf (form->currency, sizeof form->currency, "%s", s_shown_currency (desk));
     const Recoup__EngineAction *item = s_shown_item (desk);
     switch (kind) {
     case FORM_CONTACT: {
@@ -1726,7 +1747,7 @@ s_form_submit (desk_t *desk)
     desk_form_t *form = &desk->form;
     Recoup__Request request = RECOUP__REQUEST__INIT;
     Recoup__Reply__ResultCase want;
-    char what [160];
+    char what [DESK_REF_MAX + 160];
     //  Every message a form may send; the one used is in request.
     Recoup__PromiseAddRequest promise = RECOUP__PROMISE_ADD_REQUEST__INIT;
     Recoup__DisputeOpenRequest dispute = RECOUP__DISPUTE_OPEN_REQUEST__INIT;
@@ -1743,7 +1764,7 @@ s_form_submit (desk_t *desk)
         return;
     case FORM_FIND: {
         const char *ref = form->fields [0].text;
-        if (!*ref || strlen (ref) >= sizeof desk->shown) {
+        if (!*ref || s_chars (ref) > 64 || strlen (ref) >= sizeof desk->shown) {
             s_say (desk, 1, "ref: type the customer's ref (1 to 64 characters)");
             return;
         }
@@ -2120,7 +2141,7 @@ s_draw_form (const desk_t *desk)
     mvaddch (y0, x0 + width - 1, ACS_URCORNER);
     mvaddch (y0 + height - 1, x0, ACS_LLCORNER);
     mvaddch (y0 + height - 1, x0 + width - 1, ACS_LRCORNER);
-    char title [240];
+    char title [DESK_REF_MAX + 204];
     snprintf (title, sizeof title, " %s ", form->title);
     s_put (y0, x0 + 2, title, width - 4, A_BOLD);
     int y = y0 + 1;
@@ -2550,7 +2571,15 @@ s_interactive (desk_t *desk, cli_t *cli)
     desk->last_probe_ms = wire_clock_ms ();
 
     setlocale (LC_ALL, "");
-    initscr ();
+    //  newterm, not initscr: an unknown TERM is an error we report, not
+    //  an exit inside curses.
+    SCREEN *term = newterm (NULL, stdout, stdin);
+    if (!term) {
+        cli_fail ("desk: cannot use the terminal (TERM=%s)", getenv ("TERM")
+                  ? getenv ("TERM") : "");
+        rc = EXIT_USAGE;
+        goto done;
+    }
     screen = 1;
     cbreak ();
     noecho ();

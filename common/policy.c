@@ -833,7 +833,7 @@ policy_print_en (const policy_t *policy)
                        "invoice date.\n", pct, policy->terms.discount_days);
     }
     if (strcmp (policy->late_fee_kind, "none") != 0) {
-        char fee [48];
+        char fee [POLICY_FEE_AMOUNTS_MAX * 32 + 64];
         if (strcmp (policy->late_fee_kind, "percent") == 0) {
             s_percent (policy->late_fee_bp, pct, sizeof pct);
             snprintf (fee, sizeof fee, "%s%% of the amount then unpaid", pct);

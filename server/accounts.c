@@ -462,7 +462,8 @@ accounts_hold_by_policy (cmdctx_t *ctx, const char *customer_id, const char *why
         return 0;
     //  Held already (by a person): cash-only joins the hold, whose reason
     //  stays, and the rep has had the hold's flag.
-    if (s_hold_for_break (ctx, customer_id, "hold_placed", why, touched) != 0)
+    if (s_hold_for_break (ctx, customer_id, on_hold ? "cash_only" : "hold_placed", why,
+                          touched) != 0)
         return -1;
     if (on_hold)
         return 2;

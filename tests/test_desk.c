@@ -447,6 +447,14 @@ test_screen_start (void **state)
                          "stage: first_call, 7 days past due", "last contact: none",
                          "open invoices: 1", "A-1");
     free (screen);
+    //  Keys typed together (down, then a form): the form is for the
+    //  customer now selected, not the one shown a moment ago.
+    assert_int_equal (s_tmux ("send-keys j c"), 0);
+    free (screen_has ("log a contact with lett (now)"));
+    assert_int_equal (s_tmux ("send-keys Escape"), 0);
+    free (screen_lacks ("log a contact with lett (now)"));
+    assert_int_equal (s_tmux ("send-keys k"), 0);
+    free (screen_has ("item: first_call by phone (friendly)", "open invoices: 1", "A-1"));
 }
 
 //  c: a call logged `spoke` through the form is recorded and the item
